@@ -1,0 +1,1 @@
+"""Adapters: every side effect of aimcore (files, registries, Kubernetes, the command line)."""

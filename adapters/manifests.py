@@ -1,0 +1,207 @@
+"""Read manifests from files and directories, keeping where every field was written.
+
+The core reports problems by field path; this adapter turns a path back into
+the file and line the user should open.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path as FsPath
+from typing import Any
+
+import attrs
+import yaml
+
+from aimcore import resources as r
+from aimcore.validation import Path, Problem, check_document, render_path
+
+SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@attrs.frozen
+class Located:
+    """A problem or note with the file and line it belongs to."""
+
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def render(self) -> str:
+        where = f"{self.file}:{self.line}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "path": self.path, "message": self.message}
+
+
+@attrs.frozen
+class Document:
+    file: str
+    line: int
+    data: Any
+    lines: dict[Path, int]
+
+    def line_of(self, path: Path) -> int:
+        """The line of the deepest part of `path` that the document actually has."""
+        for end in range(len(path), 0, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return self.line
+
+    def locate(self, problem: Problem) -> Located:
+        return Located(self.file, self.line_of(problem.path), render_path(problem.path), problem.message)
+
+
+@attrs.frozen
+class Catalog:
+    """Everything read from the inputs: sound objects, problems and notes."""
+
+    objects: tuple[tuple[r.Resource, Document], ...]
+    problems: tuple[Located, ...]
+    notes: tuple[Located, ...]
+    #: Secret manifests as written, for adapters that need credentials; never shown.
+    secret_documents: tuple[dict[str, Any], ...]
+    documents: int
+
+
+def _index(
+    node: yaml.Node, path: Path, lines: dict[Path, int], problems: list[tuple[Path, int, str]]
+) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            child = (*path, key)
+            if key in seen:
+                problems.append(
+                    (child, key_node.start_mark.line + 1, f"key {key!r} appears twice in this mapping")
+                )
+            seen.add(key)
+            lines[child] = key_node.start_mark.line + 1
+            _index(value_node, child, lines, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[(*path, i)] = item.start_mark.line + 1
+            _index(item, (*path, i), lines, problems)
+
+
+def _documents(text: str, file: str) -> Iterator[Document | Located]:
+    loader = yaml.SafeLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            data = loader.construct_document(node)
+            if data is None:
+                continue
+            lines: dict[Path, int] = {}
+            duplicates: list[tuple[Path, int, str]] = []
+            _index(node, (), lines, duplicates)
+            for path, line, message in duplicates:
+                yield Located(file, line, render_path(path), message)
+            yield Document(file, node.start_mark.line + 1, data, lines)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else 1
+        what = err.problem or err.context or "cannot be parsed"
+        yield Located(file, line, "", f"malformed YAML: {what}")
+    except yaml.YAMLError as err:  # pragma: no cover - reader errors such as bad encodings
+        yield Located(file, 1, "", f"malformed YAML: {err}")
+    finally:
+        loader.dispose()
+
+
+def _json_documents(text: str, file: str) -> Iterator[Document | Located]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        yield Located(file, err.lineno, "", f"malformed JSON: {err.msg}")
+        return
+    # JSON is YAML here, and the YAML reader knows lines; keep them when both agree.
+    located = [d for d in _documents(text, file) if isinstance(d, Document)]
+    if len(located) == 1 and located[0].data == data:
+        yield located[0]
+    else:
+        yield Document(file, 1, data, {})
+
+
+def expand(paths: Sequence[str]) -> tuple[list[FsPath], list[Located]]:
+    """Files named directly, and manifest files found under directories, in a stable order."""
+    files: list[FsPath] = []
+    missing: list[Located] = []
+    for name in paths:
+        path = FsPath(name)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES))
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(Located(name, 0, "", "no such file or directory"))
+    return files, missing
+
+
+def read_documents(files: Iterable[FsPath]) -> Iterator[Document | Located]:
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            yield Located(str(path), 0, "", f"cannot read: {err}")
+            continue
+        reader = _json_documents if path.suffix == ".json" else _documents
+        yield from reader(text, str(path))
+
+
+def load_catalog(paths: Sequence[str]) -> Catalog:
+    """Read and check every manifest under `paths`; collect objects, problems and notes."""
+    files, problems = expand(paths)
+    notes: list[Located] = []
+    objects: list[tuple[r.Resource, Document]] = []
+    secrets: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str, str], Document] = {}
+    count = 0
+    for item in read_documents(files):
+        if isinstance(item, Located):
+            problems.append(item)
+            continue
+        count += 1
+        checked = check_document(item.data)
+        if checked.skipped_kind is not None:
+            notes.append(
+                Located(item.file, item.line, "", f"skipped {checked.skipped_kind}: not an AIM kind")
+            )
+            continue
+        problems.extend(sorted((item.locate(p) for p in checked.problems), key=lambda x: x.line))
+        obj = checked.obj
+        if obj is None:
+            continue
+        if obj.NAMESPACED and not obj.metadata.namespace:
+            # kubectl's convention: a namespaced object without a namespace lands in "default".
+            obj = attrs.evolve(obj, metadata=attrs.evolve(obj.metadata, namespace="default"))
+        key = (obj.kind, obj.metadata.namespace or "", obj.metadata.name or "")
+        first = seen.get(key)
+        if first is not None:
+            problems.append(
+                Located(
+                    item.file,
+                    item.line,
+                    "metadata.name",
+                    f"{obj.kind} {_display(key)} is defined twice (first at {first.file}:{first.line})",
+                )
+            )
+            continue
+        seen[key] = item
+        if isinstance(obj, r.Secret):
+            secrets.append(item.data)
+        if not checked.problems:
+            objects.append((obj, item))
+    return Catalog(tuple(objects), tuple(problems), tuple(notes), tuple(secrets), count)
+
+
+def _display(key: tuple[str, str, str]) -> str:
+    _, namespace, name = key
+    return f"{namespace}/{name}" if namespace else name

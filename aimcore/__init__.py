@@ -1,0 +1,1 @@
+"""aimcore: AIM model management as pure reconciliation functions."""

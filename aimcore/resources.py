@@ -1,0 +1,695 @@
+"""Typed AIM resources: every kind the spec and the reference touch.
+
+Classes are frozen and keyword-only. A field that a manifest may leave out is
+None when absent, so that loading and dumping a document gives it back as written
+(an explicit empty list stays an empty list). Defaults the API server would apply
+are recorded as schema facts for the CRDs, not filled in here.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import attrs
+
+from aimcore.schema import meta
+
+GROUP = "aim.eai.amd.com"
+V1ALPHA1 = f"{GROUP}/v1alpha1"
+V1ALPHA2 = f"{GROUP}/v1alpha2"
+AIM_API_VERSIONS = (V1ALPHA1, V1ALPHA2)
+
+#: A Kubernetes quantity, kept exactly as the manifest wrote it ("8", 8, "64Gi").
+Quantity = str | int | float
+
+MODEL_ID_PATTERN = r"^[a-zA-Z0-9_-]+/[a-zA-Z0-9._-]+$"
+SOURCE_URI_PATTERN = r"^(hf|s3)://[^ \t\r\n]+$"
+
+
+class Metric(enum.Enum):
+    LATENCY = "latency"
+    THROUGHPUT = "throughput"
+
+
+class Precision(enum.Enum):
+    AUTO = "auto"
+    FP4 = "fp4"
+    FP8 = "fp8"
+    FP16 = "fp16"
+    FP32 = "fp32"
+    BF16 = "bf16"
+    INT4 = "int4"
+    INT8 = "int8"
+
+
+class ProfileType(enum.Enum):
+    OPTIMIZED = "optimized"
+    PREVIEW = "preview"
+    UNOPTIMIZED = "unoptimized"
+
+
+class VersionPolicy(enum.Enum):
+    PINNED = "pinned"
+    LATEST = "latest"
+    ANY = "any"
+    ALL = "all"
+
+
+class Status(enum.Enum):
+    """The document's five status values (D11) for models and services."""
+
+    PENDING = "Pending"
+    PROGRESSING = "Progressing"
+    READY = "Ready"
+    DEGRADED = "Degraded"
+    FAILED = "Failed"
+
+
+class TemplateStatus(enum.Enum):
+    """Templates also know NotAvailable: no node has their GPU."""
+
+    PENDING = "Pending"
+    PROGRESSING = "Progressing"
+    READY = "Ready"
+    DEGRADED = "Degraded"
+    FAILED = "Failed"
+    NOT_AVAILABLE = "NotAvailable"
+
+
+class ConditionStatus(enum.Enum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class SourceType(enum.Enum):
+    IMAGE = "Image"
+    CUSTOM = "Custom"
+
+
+class Scope(enum.Enum):
+    NAMESPACE = "Namespace"
+    CLUSTER = "Cluster"
+    MERGED = "Merged"
+    UNKNOWN = "Unknown"
+
+
+# --- Kubernetes building blocks -------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class OwnerReference:
+    api_version: str
+    kind: str
+    name: str
+    uid: str
+    controller: bool | None = None
+    block_owner_deletion: bool | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ObjectMeta:
+    name: str | None = None
+    namespace: str | None = None
+    generate_name: str | None = None
+    labels: Mapping[str, str] | None = None
+    annotations: Mapping[str, str] | None = None
+    uid: str | None = None
+    resource_version: str | None = None
+    generation: int | None = None
+    creation_timestamp: str | None = None
+    deletion_timestamp: str | None = None
+    deletion_grace_period_seconds: int | None = None
+    owner_references: tuple[OwnerReference, ...] | None = None
+    finalizers: tuple[str, ...] | None = None
+    managed_fields: tuple[Any, ...] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class LocalObjectReference:
+    name: str = attrs.field(metadata=meta(min_length=1))
+
+
+@attrs.frozen(kw_only=True)
+class KeySelector:
+    """secretKeyRef / configMapKeyRef: a reference, never the value."""
+
+    name: str | None = None
+    key: str
+    optional: bool | None = None
+
+
+@attrs.frozen(kw_only=True)
+class FieldSelector:
+    field_path: str
+    api_version: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ResourceFieldSelector:
+    resource: str
+    container_name: str | None = None
+    divisor: Quantity | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EnvVarSource:
+    secret_key_ref: KeySelector | None = None
+    config_map_key_ref: KeySelector | None = None
+    field_ref: FieldSelector | None = None
+    resource_field_ref: ResourceFieldSelector | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EnvVar:
+    name: str = attrs.field(metadata=meta(min_length=1))
+    value: str | None = None
+    value_from: EnvVarSource | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ResourceClaim:
+    name: str
+    request: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ResourceRequirements:
+    limits: Mapping[str, Quantity] | None = None
+    requests: Mapping[str, Quantity] | None = None
+    claims: tuple[ResourceClaim, ...] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Condition:
+    type: str
+    status: ConditionStatus
+    reason: str | None = None
+    message: str | None = None
+    last_transition_time: str | None = None
+    observed_generation: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ResolvedReference:
+    """Which object a resolution settled on (runtime config, model, template)."""
+
+    name: str
+    namespace: str | None = None
+    scope: Scope | None = None
+    kind: str | None = None
+    uid: str | None = None
+
+
+# --- Hardware, sources, profiles ------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class GpuRequirements:
+    requests: int | None = attrs.field(default=None, metadata=meta(minimum=0))
+    model: str | None = attrs.field(default=None, metadata=meta(max_length=64))
+    models: tuple[str, ...] | None = None
+    min_vram: Quantity | None = None
+    resource_name: str | None = attrs.field(default=None, metadata=meta(schema_default="amd.com/gpu"))
+
+
+@attrs.frozen(kw_only=True)
+class CpuRequirements:
+    requests: Quantity
+    limits: Quantity | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Hardware:
+    gpu: GpuRequirements | None = None
+    cpu: CpuRequirements | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ModelSource:
+    model_id: str = attrs.field(
+        metadata=meta(pattern=MODEL_ID_PATTERN, pattern_hint="{org}/{name}, for example Qwen/Qwen3-32B")
+    )
+    source_uri: str = attrs.field(
+        metadata=meta(pattern=SOURCE_URI_PATTERN, pattern_hint="hf://{org}/{model} or s3://{bucket}/{key}")
+    )
+    size: Quantity | None = None
+    env: tuple[EnvVar, ...] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ProfileSelection:
+    metric: Metric | None = None
+    precision: Precision | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CustomProfile:
+    engine_args: Mapping[str, Any] | None = None
+    env_vars: Mapping[str, str] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CustomTemplate:
+    name: str | None = attrs.field(default=None, metadata=meta(max_length=63))
+    type: ProfileType | None = None
+    env: tuple[EnvVar, ...] | None = attrs.field(default=None, metadata=meta(max_items=64))
+    hardware: Hardware | None = None
+    profile: ProfileSelection | None = None
+    aim_id: str | None = None
+    model_id: str | None = None
+    custom_profile: CustomProfile | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CustomModelSpec:
+    hardware: Hardware | None = None
+    type: ProfileType | None = None
+    templates: tuple[CustomTemplate, ...] | None = attrs.field(default=None, metadata=meta(max_items=16))
+    version_policy: VersionPolicy | None = attrs.field(default=None, metadata=meta(schema_default="pinned"))
+
+
+@attrs.frozen(kw_only=True)
+class Discovery:
+    extract_metadata: bool | None = attrs.field(default=None, metadata=meta(schema_default=True))
+    create_service_templates: bool | None = attrs.field(default=None, metadata=meta(schema_default=True))
+
+
+# --- Image metadata -------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class RecommendedDeployment:
+    gpu_model: str | None = None
+    gpu_count: int | None = None
+    precision: str | None = None
+    metric: str | None = None
+    profile_id: str | None = None
+    description: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ModelMetadata:
+    canonical_name: str | None = None
+    source: str | None = None
+    tags: tuple[str, ...] | None = None
+    versions: tuple[str, ...] | None = None
+    variants: tuple[str, ...] | None = None
+    hf_token_required: bool | None = None
+    title: str | None = None
+    description_full: str | None = None
+    release_notes: str | None = None
+    recommended_deployments: tuple[RecommendedDeployment, ...] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class OCIMetadata:
+    title: str | None = None
+    description: str | None = None
+    licenses: str | None = None
+    vendor: str | None = None
+    authors: str | None = None
+    source: str | None = None
+    documentation: str | None = None
+    created: str | None = None
+    revision: str | None = None
+    version: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ImageMetadata:
+    model: ModelMetadata | None = None
+    oci: OCIMetadata | None = None
+    original_labels: Mapping[str, str] | None = None
+    base_image_ref: str | None = None
+
+
+# --- AIMModel / AIMClusterModel -------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class AIMModelSpec:
+    image: str | None = None
+    aim_id: str | None = None
+    discovery: Discovery | None = None
+    default_service_template: str | None = None
+    custom: CustomModelSpec | None = None
+    custom_templates: tuple[CustomTemplate, ...] | None = attrs.field(
+        default=None, metadata=meta(max_items=16)
+    )
+    model_sources: tuple[ModelSource, ...] | None = attrs.field(default=None, metadata=meta(max_items=1))
+    runtime_config_name: str | None = None
+    image_pull_secrets: tuple[LocalObjectReference, ...] | None = None
+    env: tuple[EnvVar, ...] | None = None
+    service_account_name: str | None = None
+    resources: ResourceRequirements | None = None
+    image_metadata: ImageMetadata | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMModelStatus:
+    observed_generation: int | None = None
+    status: Status | None = attrs.field(default=None, metadata=meta(schema_default="Pending"))
+    conditions: tuple[Condition, ...] | None = None
+    source_type: SourceType | None = None
+    resolved_runtime_config: ResolvedReference | None = None
+    image_metadata: ImageMetadata | None = None
+    #: The image `imageMetadata` was read from, so a changed spec.image is inspected again (D8).
+    inspected_image: str | None = None
+    #: The manifest digest the registry reported at inspection, when it reported one.
+    image_digest: str | None = None
+    version: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMModel:
+    KIND: ClassVar[str] = "AIMModel"
+    NAMESPACED: ClassVar[bool] = True
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+    spec: AIMModelSpec
+    status: AIMModelStatus | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMClusterModel:
+    KIND: ClassVar[str] = "AIMClusterModel"
+    NAMESPACED: ClassVar[bool] = False
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+    spec: AIMModelSpec
+    status: AIMModelStatus | None = None
+
+
+# --- Service templates ----------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ProfileMetadata:
+    """Discovery's summary of a template, with the discovery job's key spelling."""
+
+    engine: str | None = None
+    gpu: str | None = None
+    gpu_count: int | None = attrs.field(default=None, metadata=meta(wire="gpu_count"))
+    metric: str | None = None
+    precision: str | None = None
+    type: str | None = None
+    aim_id: str | None = attrs.field(default=None, metadata=meta(wire="aim_id"))
+    model_id: str | None = attrs.field(default=None, metadata=meta(wire="model_id"))
+
+
+@attrs.frozen(kw_only=True)
+class TemplateProfile:
+    engine_args: Mapping[str, Any] | None = attrs.field(default=None, metadata=meta(wire="engine_args"))
+    env_vars: Mapping[str, str] | None = attrs.field(default=None, metadata=meta(wire="env_vars"))
+    metadata: ProfileMetadata | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TemplateCaching:
+    enabled: bool | None = None
+    env: tuple[EnvVar, ...] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMServiceTemplateSpec:
+    model_name: str = attrs.field(metadata=meta(min_length=1))
+    aim_id: str | None = None
+    model_id: str | None = None
+    metric: Metric | None = None
+    precision: Precision | None = None
+    type: ProfileType | None = None
+    profile_id: str | None = None
+    hardware: Hardware | None = None
+    resources: ResourceRequirements | None = None
+    env: tuple[EnvVar, ...] | None = None
+    model_sources: tuple[ModelSource, ...] | None = None
+    image_pull_secrets: tuple[LocalObjectReference, ...] | None = None
+    service_account_name: str | None = None
+    runtime_config_name: str | None = None
+    custom_profile: CustomProfile | None = None
+    caching: TemplateCaching | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMServiceTemplateStatus:
+    observed_generation: int | None = None
+    status: TemplateStatus | None = attrs.field(default=None, metadata=meta(schema_default="Pending"))
+    conditions: tuple[Condition, ...] | None = None
+    resolved_runtime_config: ResolvedReference | None = None
+    resolved_model: ResolvedReference | None = None
+    resolved_hardware: Hardware | None = None
+    hardware_summary: str | None = None
+    model_sources: tuple[ModelSource, ...] | None = None
+    profile: TemplateProfile | None = None
+    version: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMServiceTemplate:
+    KIND: ClassVar[str] = "AIMServiceTemplate"
+    NAMESPACED: ClassVar[bool] = True
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+    spec: AIMServiceTemplateSpec
+    status: AIMServiceTemplateStatus | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMClusterServiceTemplate:
+    KIND: ClassVar[str] = "AIMClusterServiceTemplate"
+    NAMESPACED: ClassVar[bool] = False
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+    spec: AIMServiceTemplateSpec
+    status: AIMServiceTemplateStatus | None = None
+
+
+# --- Runtime configs ------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class RuntimeModelConfig:
+    auto_discovery: bool | None = attrs.field(default=None, metadata=meta(schema_default=True))
+
+
+@attrs.frozen(kw_only=True)
+class LabelPropagation:
+    enabled: bool | None = None
+    match: tuple[str, ...] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMRuntimeConfigSpec:
+    service_account_name: str | None = None
+    image_pull_secrets: tuple[LocalObjectReference, ...] | None = None
+    model: RuntimeModelConfig | None = None
+    env: tuple[EnvVar, ...] | None = None
+    label_propagation: LabelPropagation | None = None
+    default_storage_class_name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMRuntimeConfigStatus:
+    observed_generation: int | None = None
+    status: Status | None = None
+    conditions: tuple[Condition, ...] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMRuntimeConfig:
+    KIND: ClassVar[str] = "AIMRuntimeConfig"
+    NAMESPACED: ClassVar[bool] = True
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+    spec: AIMRuntimeConfigSpec | None = None
+    status: AIMRuntimeConfigStatus | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMClusterRuntimeConfig:
+    KIND: ClassVar[str] = "AIMClusterRuntimeConfig"
+    NAMESPACED: ClassVar[bool] = False
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+    spec: AIMRuntimeConfigSpec | None = None
+    status: AIMRuntimeConfigStatus | None = None
+
+
+# --- Services -------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class InlineCustomModel:
+    base_image: str | None = None
+    model_sources: tuple[ModelSource, ...] = attrs.field(metadata=meta(min_items=1, max_items=1))
+    hardware: Hardware | None = None
+    type: ProfileType | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ServiceModel:
+    name: str | None = None
+    image: str | None = None
+    custom: InlineCustomModel | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TemplateSelector:
+    name: str | None = None
+    allow_unoptimized: bool | None = None
+
+
+@attrs.frozen(kw_only=True)
+class GpuSelector:
+    model: str | None = None
+    count: int | None = attrs.field(default=None, metadata=meta(minimum=0))
+
+
+@attrs.frozen(kw_only=True)
+class ServiceOverrides:
+    metric: Metric | None = None
+    precision: Precision | None = None
+    gpu_selector: GpuSelector | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMServiceSpec:
+    model: ServiceModel
+    template: TemplateSelector | None = None
+    overrides: ServiceOverrides | None = None
+    resources: ResourceRequirements | None = None
+    runtime_config_name: str | None = None
+    image_pull_secrets: tuple[LocalObjectReference, ...] | None = None
+    service_account_name: str | None = None
+    env: tuple[EnvVar, ...] | None = None
+    replicas: int | None = attrs.field(default=None, metadata=meta(minimum=0, schema_default=1))
+
+
+@attrs.frozen(kw_only=True)
+class AIMServiceStatus:
+    observed_generation: int | None = None
+    status: Status | None = attrs.field(default=None, metadata=meta(schema_default="Pending"))
+    conditions: tuple[Condition, ...] | None = None
+    resolved_runtime_config: ResolvedReference | None = None
+    resolved_model: ResolvedReference | None = None
+    resolved_template: ResolvedReference | None = None
+    resolved_image: str | None = None
+    resolved_resources: ResourceRequirements | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMService:
+    KIND: ClassVar[str] = "AIMService"
+    NAMESPACED: ClassVar[bool] = True
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+    spec: AIMServiceSpec
+    status: AIMServiceStatus | None = None
+
+
+# --- v1alpha2 profiles ----------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class AIMProfileSpec:
+    aim_id: str | None = None
+    model_id: str | None = None
+    profile_id: str | None = None
+    engine: str | None = None
+    metric: str | None = None
+    precision: str | None = None
+    type: str | None = None
+    primary: bool | None = None
+    accelerator_model: str | None = None
+    accelerator_count: int | None = attrs.field(default=None, metadata=meta(minimum=0))
+    accelerator_type: str | None = None
+    engine_args: Mapping[str, Any] | None = None
+    engine_env: Mapping[str, str] | None = None
+    image: str | None = None
+    model_sources: tuple[ModelSource, ...] | None = None
+    image_pull_secrets: tuple[LocalObjectReference, ...] | None = None
+    service_account_name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMProfileStatus:
+    observed_generation: int | None = None
+    status: Status | None = None
+    conditions: tuple[Condition, ...] | None = None
+    version: str | None = None
+    base_image: str | None = None
+    deployable: bool | None = None
+    origin: str | None = None
+    source_model: str | None = None
+    hardware_summary: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMProfile:
+    KIND: ClassVar[str] = "AIMProfile"
+    NAMESPACED: ClassVar[bool] = True
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+    spec: AIMProfileSpec
+    status: AIMProfileStatus | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMClusterProfile:
+    KIND: ClassVar[str] = "AIMClusterProfile"
+    NAMESPACED: ClassVar[bool] = False
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+    spec: AIMProfileSpec
+    status: AIMProfileStatus | None = None
+
+
+# --- Secrets: names and type only -----------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Secret:
+    """A Secret as the core may see it: which keys it has, never their values."""
+
+    KIND: ClassVar[str] = "Secret"
+    NAMESPACED: ClassVar[bool] = True
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+    type: str | None = None
+    keys: tuple[str, ...] | None = None
+
+
+Model = AIMModel | AIMClusterModel
+Template = AIMServiceTemplate | AIMClusterServiceTemplate
+RuntimeConfig = AIMRuntimeConfig | AIMClusterRuntimeConfig
+Profile = AIMProfile | AIMClusterProfile
+Resource = Model | Template | RuntimeConfig | AIMService | Profile | Secret
+
+KINDS: Mapping[str, type[Resource]] = {
+    cls.KIND: cls
+    for cls in (
+        AIMModel,
+        AIMClusterModel,
+        AIMServiceTemplate,
+        AIMClusterServiceTemplate,
+        AIMRuntimeConfig,
+        AIMClusterRuntimeConfig,
+        AIMService,
+        AIMProfile,
+        AIMClusterProfile,
+        Secret,
+    )
+}

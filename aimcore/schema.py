@@ -1,0 +1,78 @@
+"""Field constraints carried on the resource classes themselves.
+
+Validation and the CRD generator both read these, so the manifest rules, the
+error messages and the OpenAPI schemas cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+
+WIRE = "aimcore.wire"
+PATTERN = "aimcore.pattern"
+PATTERN_HINT = "aimcore.pattern_hint"
+MINIMUM = "aimcore.minimum"
+MAX_ITEMS = "aimcore.max_items"
+MIN_ITEMS = "aimcore.min_items"
+MAX_LENGTH = "aimcore.max_length"
+MIN_LENGTH = "aimcore.min_length"
+DESCRIPTION = "aimcore.description"
+DEFAULT = "aimcore.default"
+
+#: Kubernetes quantity syntax (apimachinery's resource.Quantity grammar).
+QUANTITY_RE = re.compile(
+    r"^[+-]?(\d+\.?\d*|\.\d+)"
+    r"(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?\d+)?$"
+)
+
+
+def meta(
+    *,
+    wire: str | None = None,
+    pattern: str | None = None,
+    pattern_hint: str | None = None,
+    minimum: int | None = None,
+    min_items: int | None = None,
+    max_items: int | None = None,
+    min_length: int | None = None,
+    max_length: int | None = None,
+    description: str | None = None,
+    schema_default: Any = None,
+) -> dict[str, Any]:
+    """Schema facts for `attrs.field(metadata=...)`.
+
+    `schema_default` is what the API server would fill in; it goes into the CRD and
+    is never applied by the core, whose rules read None as "not set".
+    """
+    facts = {
+        WIRE: wire,
+        PATTERN: pattern,
+        PATTERN_HINT: pattern_hint,
+        MINIMUM: minimum,
+        MIN_ITEMS: min_items,
+        MAX_ITEMS: max_items,
+        MIN_LENGTH: min_length,
+        MAX_LENGTH: max_length,
+        DESCRIPTION: description,
+        DEFAULT: schema_default,
+    }
+    return {key: value for key, value in facts.items() if value is not None}
+
+
+def is_required(field: attrs.Attribute[Any]) -> bool:
+    """Required fields are the ones without a default."""
+    return field.default is attrs.NOTHING
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def wire_name(field: attrs.Attribute[Any]) -> str:
+    """The manifest key of a field: explicit, else the attribute name in camelCase."""
+    explicit = field.metadata.get(WIRE)
+    return explicit if isinstance(explicit, str) else camel(field.name)
