@@ -11,7 +11,15 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
+from datetime import UTC, datetime
+
+from adapters.imagefacts import load_image_facts
 from adapters.manifests import load_catalog
+from adapters.memory import MemoryCluster
+from adapters.output import render
+from adapters.simulate import Inspector, final_objects, run, run_once
+from aimcore.facts import FailureKind, InspectFailure, InspectResult
+from aimcore.snapshot import DEFAULT_OPERATOR_NAMESPACE, InspectKey
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -22,6 +30,13 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def registry_inspector(secret_documents: Sequence[dict[str, object]]) -> Inspector:
+    """Inspections against real registries with the Secrets found among the inputs (issue 6)."""
+    from adapters.registry_bridge import make_inspector
+
+    return make_inspector(secret_documents)
 
 
 def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -36,6 +51,94 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_PROBLEMS if catalog.problems else EXIT_OK
 
 
+def _now(value: str | None) -> str:
+    if value is None:
+        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--now {value!r} is not an RFC 3339 time such as 2026-01-01T00:00:00Z")
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"--now {value!r} needs a time zone, for example 2026-01-01T00:00:00Z")
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _unanswered(requests: list[InspectKey]) -> dict[InspectKey, InspectResult]:
+    message = "no registry access in this run: pass --images FILE or --registry"
+    return {key: InspectFailure(FailureKind.UNREACHABLE, message) for key in requests}
+
+
+def _reconcile(args: argparse.Namespace, out: TextIO, err: TextIO, *, once: bool) -> int:
+    try:
+        now = _now(args.now)
+    except argparse.ArgumentTypeError as usage:
+        print(f"aimcore {args.command}: error: {usage}", file=err)
+        return EXIT_USAGE
+    catalog = load_catalog(args.paths)
+    problems = list(catalog.problems)
+    inspector: Inspector = _unanswered
+    if args.images:
+        facts, fact_problems = load_image_facts(args.images)
+        problems.extend(fact_problems)
+        inspector = lambda keys: {k: facts.inspect(k) for k in keys}  # noqa: E731
+    elif args.registry:
+        inspector = registry_inspector(catalog.secret_documents)
+    for note in catalog.notes:
+        print(f"{note.file}:{note.line}: note: {note.message}", file=err)
+    gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else None
+    cluster = MemoryCluster(
+        (obj for obj, _ in catalog.objects), now=now, operator_namespace=args.operator_namespace, gpus=gpus
+    )
+    outcome = run_once(cluster, inspector) if once else run(cluster, inspector, max_rounds=args.max_rounds)
+    report = {
+        "converged": outcome.converged,
+        "rounds": outcome.rounds,
+        "objects": final_objects(cluster),
+        "actions": [a.as_json() for a in outcome.actions],
+        "problems": [p.as_json() for p in problems],
+    }
+    render(report, args.output, out)
+    for problem in problems:
+        print(problem.render(), file=err)
+    if problems:
+        return EXIT_PROBLEMS
+    if not once and not outcome.converged:
+        print(f"not converged within {args.max_rounds} rounds", file=err)
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def _plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    return _reconcile(args, out, err, once=True)
+
+
+def _simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    return _reconcile(args, out, err, once=False)
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _reconcile_options(parser: argparse.ArgumentParser, *, rounds: bool) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="YAML/JSON file or directory")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--images", metavar="FILE", help="image facts file, so that no registry is needed")
+    source.add_argument("--registry", action="store_true", help="inspect images in their real registries")
+    parser.add_argument("--operator-namespace", default=DEFAULT_OPERATOR_NAMESPACE, metavar="NS")
+    parser.add_argument("--now", metavar="RFC3339", help="the time condition timestamps use (default: now)")
+    parser.add_argument("--gpus", metavar="MODELS", help="GPU models present, comma-separated (default: any)")
+    if rounds:
+        parser.add_argument("--max-rounds", type=_positive, default=20, metavar="N")
+    parser.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="aimcore", description="AIM model management: validate, plan and simulate catalogs."
@@ -46,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("paths", nargs="+", metavar="PATH", help="YAML/JSON file or directory")
     validate.set_defaults(run=_validate)
+    plan = commands.add_parser("plan", help="one reconcile pass over every AIM object found: the actions")
+    _reconcile_options(plan, rounds=False)
+    plan.set_defaults(run=_plan)
+    simulate = commands.add_parser("simulate", help="reconcile in an in-memory cluster until nothing changes")
+    _reconcile_options(simulate, rounds=True)
+    simulate.set_defaults(run=_simulate)
     return parser
 
 

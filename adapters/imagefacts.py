@@ -1,0 +1,103 @@
+"""The image facts file: what a registry would answer, so no registry is needed.
+
+A mapping from image reference to `{config: {Labels, Env}, digest}` or to
+`{error: unauthorized | not-found | unreachable | registry-error | malformed}`.
+References are matched after normalisation. An image the file does not list is
+treated as not found in its registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.manifests import Located, read_documents
+from aimcore.facts import FailureKind, ImageFacts, InspectFailure, InspectResult
+from aimcore.images import InvalidImageReference, normalize_image
+from aimcore.snapshot import InspectKey
+
+ERRORS = {kind.value: kind for kind in FailureKind}
+
+
+class ImageFactsFile:
+    """Answers inspections from a file; every answer is known before any is asked."""
+
+    def __init__(self, entries: Mapping[str, InspectResult], source: str) -> None:
+        self.entries = dict(entries)
+        self.source = source
+
+    def inspect(self, request: InspectKey) -> InspectResult:
+        found = self.entries.get(request.image)
+        if found is not None:
+            return found
+        return InspectFailure(
+            FailureKind.NOT_FOUND, f"image {request.image} is not listed in the image facts file {self.source}"
+        )
+
+
+def load_image_facts(path: str) -> tuple[ImageFactsFile, list[Located]]:
+    """Read the file; every malformed entry is a problem with its line, never a traceback."""
+    from pathlib import Path as FsPath
+
+    problems: list[Located] = []
+    entries: dict[str, InspectResult] = {}
+    file = FsPath(path)
+    if not file.is_file():
+        return ImageFactsFile({}, path), [Located(path, 0, "", "no such file")]
+    for doc in read_documents([file]):
+        if isinstance(doc, Located):
+            problems.append(doc)
+            continue
+        if not isinstance(doc.data, dict):
+            problems.append(Located(path, doc.line, "", "the image facts file must be a mapping of image references"))
+            continue
+        for ref, entry in doc.data.items():
+            line = doc.line_of((ref,))
+            result, message = _entry(str(ref), entry)
+            if message:
+                problems.append(Located(path, line, str(ref), message))
+                continue
+            try:
+                key = normalize_image(str(ref))
+            except InvalidImageReference as err:
+                problems.append(Located(path, line, str(ref), f"not an image reference: {err}"))
+                continue
+            if result is not None:
+                entries[key] = result
+    return ImageFactsFile(entries, path), problems
+
+
+def _entry(ref: str, entry: Any) -> tuple[InspectResult | None, str]:
+    if not isinstance(entry, dict):
+        return None, "must be a mapping with config (and optionally digest), or error"
+    unknown = sorted(set(entry) - {"config", "digest", "error"})
+    if unknown:
+        return None, f"unknown key(s) {', '.join(unknown)}: expected config, digest or error"
+    if "error" in entry:
+        kind = ERRORS.get(str(entry["error"]))
+        if kind is None:
+            return None, f"error {entry['error']!r} is not one of {', '.join(ERRORS)}"
+        return InspectFailure(kind, _error_message(kind, ref)), ""
+    config = entry.get("config") or {}
+    if not isinstance(config, dict):
+        return None, "config must be a mapping (the image config: Labels, Env)"
+    labels = config.get("Labels") or {}
+    env = config.get("Env") or []
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        return None, "config.Labels must map label names to strings"
+    if not isinstance(env, list) or not all(isinstance(v, str) for v in env):
+        return None, "config.Env must be a list of NAME=value strings"
+    digest = entry.get("digest")
+    if digest is not None and not isinstance(digest, str):
+        return None, "digest must be a string such as sha256:0123..."
+    return ImageFacts(labels={str(k): v for k, v in labels.items()}, env=tuple(env), digest=digest), ""
+
+
+def _error_message(kind: FailureKind, ref: str) -> str:
+    return {
+        FailureKind.UNAUTHORIZED: f"the registry refused access to {ref} (unauthorized)",
+        FailureKind.NOT_FOUND: f"image {ref} was not found in its registry",
+        FailureKind.UNREACHABLE: f"the registry of {ref} could not be reached",
+        FailureKind.REGISTRY_ERROR: f"the registry of {ref} answered with a server error",
+        FailureKind.MALFORMED: f"the registry's answer for {ref} could not be read",
+    }[kind]

@@ -1,0 +1,190 @@
+"""An in-memory cluster: what `plan` and `simulate` run the core against.
+
+It does what an API server and the controllers aimcore does not model would do:
+gives objects uids, generations and resourceVersions, merges applies, garbage-
+collects children through ownerReferences, and stands in for the template
+controller (DESIGN.md: Ready when its GPU is present, else NotAvailable).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+import attrs
+
+from aimcore import resources as r
+from aimcore.facts import InspectResult
+from aimcore.images import extract_tag
+from aimcore.ownership import merged_with_observed
+from aimcore.snapshot import InspectKey, ObjectKey, Snapshot
+
+_UID_NAMESPACE = uuid.UUID("6f1c0a52-8a3e-4c59-9a4d-2f0e3b7d1a10")
+
+
+def stable_uid(key: ObjectKey) -> str:
+    """A uid derived from the object's identity, so runs are reproducible byte for byte."""
+    return str(uuid.uuid5(_UID_NAMESPACE, f"{key.kind}/{key.namespace}/{key.name}"))
+
+
+class MemoryCluster:
+    """Objects by key, plus the inspection results the adapters gathered so far."""
+
+    def __init__(
+        self,
+        objects: Iterable[r.Resource],
+        *,
+        now: str,
+        operator_namespace: str,
+        gpus: Iterable[str] | None = None,
+    ) -> None:
+        self.now = now
+        self.operator_namespace = operator_namespace
+        self.gpus = frozenset(gpus) if gpus is not None else None
+        self.objects: dict[ObjectKey, r.Resource] = {}
+        self.facts: dict[InspectKey, InspectResult] = {}
+        self._version = 0
+        for obj in objects:
+            self.objects[ObjectKey.of(obj)] = self._admit(obj, None)
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot.build(
+            self.objects.values(),
+            self.facts,
+            operator_namespace=self.operator_namespace,
+            now=self.now,
+            gpus=self.gpus,
+        )
+
+    def _next_version(self) -> str:
+        self._version += 1
+        return str(self._version)
+
+    def _admit(self, obj: r.Resource, previous: r.Resource | None) -> r.Resource:
+        """Fill in what the API server owns: uid, generation, resourceVersion, creation time."""
+        meta = obj.metadata
+        key = ObjectKey.of(obj)
+        generation = meta.generation or 1
+        if previous is not None:
+            generation = (previous.metadata.generation or 1) + (
+                1 if getattr(previous, "spec", None) != getattr(obj, "spec", None) else 0
+            )
+        meta = attrs.evolve(
+            meta,
+            uid=meta.uid or (previous.metadata.uid if previous else None) or stable_uid(key),
+            generation=generation,
+            resource_version=self._next_version(),
+            creation_timestamp=meta.creation_timestamp or self.now,
+        )
+        return attrs.evolve(obj, metadata=meta)
+
+    def apply(self, desired: r.Resource) -> None:
+        key = ObjectKey.of(desired)
+        observed = self.objects.get(key)
+        merged = merged_with_observed(desired, observed)
+        self.objects[key] = self._admit(merged, observed)
+
+    def set_status(self, key: ObjectKey, status: object) -> None:
+        obj = self.objects.get(key)
+        if obj is None:
+            return
+        meta = attrs.evolve(obj.metadata, resource_version=self._next_version())
+        self.objects[key] = attrs.evolve(obj, status=status, metadata=meta)
+
+    def delete(self, key: ObjectKey, uid: str | None) -> list[ObjectKey]:
+        """Delete (only when the uid still matches) and collect the garbage it leaves."""
+        obj = self.objects.get(key)
+        if obj is None or (uid is not None and obj.metadata.uid != uid):
+            return []
+        del self.objects[key]
+        gone = [key]
+        orphans = [
+            k
+            for k, o in self.objects.items()
+            if any(ref.uid == obj.metadata.uid for ref in o.metadata.owner_references or ())
+        ]
+        for orphan in orphans:
+            gone.extend(self.delete(orphan, None))
+        return gone
+
+    def run_template_controller(self) -> int:
+        """Give every template the status its controller would; returns how many changed."""
+        changed = 0
+        for key, obj in sorted(self.objects.items()):
+            if not isinstance(obj, r.AIMServiceTemplate | r.AIMClusterServiceTemplate):
+                continue
+            status = template_status(obj, self.gpus, self.now, self._owner_image(obj))
+            if status != obj.status:
+                self.set_status(key, status)
+                changed += 1
+        return changed
+
+
+    def _owner_image(self, template: r.Template) -> str | None:
+        if isinstance(template, r.AIMServiceTemplate):
+            owner: r.Resource | None = self.objects.get(
+                ObjectKey("AIMModel", template.metadata.namespace or "", template.spec.model_name)
+            )
+        else:
+            owner = self.objects.get(ObjectKey("AIMClusterModel", "", template.spec.model_name))
+        return owner.spec.image if isinstance(owner, r.AIMModel | r.AIMClusterModel) else None
+
+
+def hardware_summary(hardware: r.Hardware | None) -> str | None:
+    gpu = hardware.gpu if hardware else None
+    if gpu is not None and (gpu.requests or gpu.model or gpu.models):
+        model = gpu.model or " | ".join(gpu.models or ()) or "GPU"
+        return f"{gpu.requests or 0} x {model}"
+    if hardware is not None and hardware.cpu is not None:
+        return "CPU"
+    return None
+
+
+def template_status(
+    template: r.Template, gpus: frozenset[str] | None, now: str, owner_image: str | None
+) -> r.AIMServiceTemplateStatus:
+    """The stand-in template controller: availability from --gpus, profile from the spec."""
+    spec = template.spec
+    gpu = spec.hardware.gpu if spec.hardware else None
+    wanted = [m for m in ((gpu.model,) if gpu and gpu.model else (gpu.models or ()) if gpu else ()) if m]
+    available = gpus is None or not wanted or any(m in gpus for m in wanted)
+    profile_type = spec.type.value if spec.type else r.ProfileType.OPTIMIZED.value
+    metadata = r.ProfileMetadata(
+        gpu=wanted[0] if wanted else None,
+        gpu_count=gpu.requests if gpu and gpu.requests is not None else None,
+        metric=spec.metric.value if spec.metric else None,
+        precision=spec.precision.value if spec.precision else None,
+        type=profile_type,
+        aim_id=spec.aim_id,
+        model_id=spec.model_id,
+    )
+    custom = spec.custom_profile
+    profile = r.TemplateProfile(
+        engine_args=custom.engine_args if custom else None,
+        env_vars=custom.env_vars if custom else None,
+        metadata=metadata,
+    )
+    state = r.TemplateStatus.READY if available else r.TemplateStatus.NOT_AVAILABLE
+    reason = "TemplateReady" if available else "GpuNotAvailable"
+    message = "" if available else f"No node has {' or '.join(wanted)} (present: {', '.join(sorted(gpus or ()))})"
+    previous = template.status.conditions if template.status else None
+    old = next((c for c in previous or () if c.type == "Ready"), None)
+    condition_status = r.ConditionStatus.TRUE if available else r.ConditionStatus.FALSE
+    keep_time = old is not None and old.status is condition_status and old.last_transition_time
+    condition = r.Condition(
+        type="Ready",
+        status=condition_status,
+        reason=reason,
+        message=message,
+        last_transition_time=old.last_transition_time if keep_time and old else now,
+        observed_generation=template.metadata.generation,
+    )
+    return r.AIMServiceTemplateStatus(
+        observed_generation=template.metadata.generation,
+        status=state,
+        conditions=(condition,),
+        hardware_summary=hardware_summary(spec.hardware),
+        model_sources=spec.model_sources,
+        profile=profile,
+        version=extract_tag(owner_image) or None if owner_image else None,
+    )

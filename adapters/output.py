@@ -1,0 +1,48 @@
+"""Render a plan/simulate report as a table, JSON or YAML (DESIGN.md's contract)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+import yaml
+
+
+def render(report: dict[str, Any], fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        out.write(json.dumps(report, indent=2, sort_keys=False) + "\n")
+    elif fmt == "yaml":
+        out.write(yaml.safe_dump(report, sort_keys=False, default_flow_style=False))
+    else:
+        out.write(table(report))
+
+
+def _reason(obj: dict[str, Any]) -> str:
+    status = obj.get("status") or {}
+    if status.get("status") == "Ready":
+        return ""
+    for condition in status.get("conditions") or ():
+        if condition.get("type") == "Ready" and condition.get("status") != "True":
+            message = condition.get("message") or ""
+            return f"{condition.get('reason', '')}: {message}" if message else str(condition.get("reason", ""))
+    return ""
+
+
+def table(report: dict[str, Any]) -> str:
+    """One row per object: kind, namespace/name, status, and why when it is not Ready."""
+    rows = [("KIND", "NAME", "STATUS", "REASON")]
+    for obj in report["objects"]:
+        meta = obj.get("metadata") or {}
+        name = f"{meta['namespace']}/{meta.get('name', '')}" if meta.get("namespace") else meta.get("name", "")
+        status = (obj.get("status") or {}).get("status", "")
+        rows.append((obj.get("kind", ""), name, status or "-", _reason(obj)))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3] for row in rows]
+    state = "converged" if report["converged"] else "not converged"
+    counts: dict[str, int] = {}
+    for action in report["actions"]:
+        counts[action["verb"]] = counts.get(action["verb"], 0) + 1
+    summary = ", ".join(f"{n} {verb}" for verb, n in sorted(counts.items())) or "no actions"
+    lines.append("")
+    lines.append(f"{state} after {report['rounds']} round{'s' if report['rounds'] != 1 else ''}: {summary}")
+    return "\n".join(line.rstrip() for line in lines) + "\n"

@@ -1,0 +1,105 @@
+"""Run the core against the in-memory cluster, one round or until nothing changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from adapters.memory import MemoryCluster
+from aimcore import codec
+from aimcore import resources as r
+from aimcore.facts import InspectResult
+from aimcore.plan import Apply, Delete, Inspect, Plan, UpdateStatus, verb
+from aimcore.reconcile import reconcile_all
+from aimcore.snapshot import InspectKey, ObjectKey
+
+Inspector = Callable[[list[InspectKey]], dict[InspectKey, InspectResult]]
+
+
+@attrs.frozen
+class Recorded:
+    round: int
+    verb: str
+    key: ObjectKey
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "round": self.round,
+            "verb": self.verb,
+            "kind": self.key.kind,
+            "namespace": self.key.namespace,
+            "name": self.key.name,
+        }
+
+
+@attrs.frozen
+class Outcome:
+    converged: bool
+    rounds: int
+    actions: tuple[Recorded, ...]
+    plans: tuple[Plan, ...]
+
+
+def run(cluster: MemoryCluster, inspector: Inspector, *, max_rounds: int) -> Outcome:
+    """Reconcile every object, carry out the plans, repeat until a round changes nothing."""
+    recorded: list[Recorded] = []
+    last: list[Plan] = []
+    for round_ in range(1, max_rounds + 1):
+        cluster.run_template_controller()
+        plans = reconcile_all(cluster.snapshot())
+        last = plans
+        wanted: list[InspectKey] = []
+        for plan in plans:
+            for action in plan.actions:
+                recorded.append(Recorded(round_, verb(action), _subject(plan, action)))
+                _execute(cluster, action, wanted)
+        if wanted:
+            cluster.facts.update(inspector(sorted(set(wanted))))
+        changed_templates = cluster.run_template_controller()
+        if not any(p.actions for p in plans) and not changed_templates:
+            return Outcome(True, round_, tuple(recorded), tuple(plans))
+    return Outcome(False, max_rounds, tuple(recorded), tuple(last))
+
+
+def run_once(cluster: MemoryCluster, inspector: Inspector) -> Outcome:
+    """`plan`: a single pass; the state after it is what the pass would leave."""
+    cluster.run_template_controller()
+    plans = reconcile_all(cluster.snapshot())
+    recorded: list[Recorded] = []
+    wanted: list[InspectKey] = []
+    for plan in plans:
+        for action in plan.actions:
+            recorded.append(Recorded(1, verb(action), _subject(plan, action)))
+            _execute(cluster, action, wanted)
+    if wanted:
+        cluster.facts.update(inspector(sorted(set(wanted))))
+    converged = not any(p.actions for p in plans)
+    return Outcome(converged, 1, tuple(recorded), tuple(plans))
+
+
+def _subject(plan: Plan, action: Any) -> ObjectKey:
+    if isinstance(action, Apply):
+        return action.key
+    if isinstance(action, Delete | UpdateStatus):
+        return action.key
+    return plan.key
+
+
+def _execute(cluster: MemoryCluster, action: Any, wanted: list[InspectKey]) -> None:
+    if isinstance(action, Apply):
+        cluster.apply(action.obj)
+    elif isinstance(action, Delete):
+        cluster.delete(action.key, action.uid)
+    elif isinstance(action, UpdateStatus):
+        cluster.set_status(action.key, action.status)
+    elif isinstance(action, Inspect):
+        wanted.append(action.request)
+
+
+def final_objects(cluster: MemoryCluster) -> list[dict[str, Any]]:
+    """The whole state, sorted by kind, namespace, name; Secrets are never shown."""
+    return [
+        codec.dump(obj) for key, obj in sorted(cluster.objects.items()) if not isinstance(obj, r.Secret)
+    ]

@@ -1,0 +1,136 @@
+"""Discovery: which image metadata a model has, and whether to ask a registry for it.
+
+Metadata comes from spec.imageMetadata (used as is), else from status.imageMetadata
+when it was read from the current spec.image (D8), else from a finished
+inspection in the snapshot. Otherwise the plan asks for an inspection with the
+pull secrets of D9. Custom and fine-tuned models are never inspected.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from aimcore import resources as r
+from aimcore.facts import FailureKind, ImageFacts, InspectFailure
+from aimcore.images import InvalidImageReference, normalize_image
+from aimcore.labels import MalformedLabel, has_aim_labels, parse_image_metadata
+from aimcore.plan import Inspect
+from aimcore.snapshot import InspectKey, SecretRef, Snapshot
+from aimcore.status import IMAGE_METADATA_READY, Component
+
+
+@attrs.frozen
+class DiscoveryOutcome:
+    #: Metadata the templates are built from; None while unknown.
+    metadata: r.ImageMetadata | None
+    component: Component
+    inspect: Inspect | None = None
+    #: What status.imageMetadata, status.inspectedImage and status.imageDigest become.
+    stored: r.ImageMetadata | None = None
+    inspected_image: str | None = None
+    digest: str | None = None
+    #: True when extraction is off and no metadata will ever arrive (so nothing is awaited).
+    never: bool = False
+
+
+def _ready(reason: str, message: str = "") -> Component:
+    return Component(IMAGE_METADATA_READY, r.Status.READY, reason, message)
+
+
+def _found(metadata: r.ImageMetadata) -> Component:
+    if has_aim_labels(metadata):
+        return _ready("ImageMetadataFound")
+    return _ready("ImageFound", "The image has no AIM labels (com.amd.aim.model.canonicalName); no templates from it")
+
+
+def _failed(message: str, *, transient: bool = False) -> Component:
+    state = r.Status.DEGRADED if transient else r.Status.FAILED
+    return Component(IMAGE_METADATA_READY, state, "MetadataExtractionFailed", message)
+
+
+def pull_secrets(model: r.Model, config_secrets: tuple[r.LocalObjectReference, ...], snapshot: Snapshot) -> (
+    tuple[SecretRef, ...]
+):
+    """D9: the model's secrets, then its runtime config's, from the model's namespace or the operator's."""
+    namespace = model.metadata.namespace if isinstance(model, r.AIMModel) else snapshot.operator_namespace
+    names: list[str] = []
+    for ref in (*(model.spec.image_pull_secrets or ()), *config_secrets):
+        if ref.name not in names:
+            names.append(ref.name)
+    return tuple(SecretRef(namespace or "", name) for name in names)
+
+
+def discover(
+    model: r.Model, config_secrets: tuple[r.LocalObjectReference, ...], snapshot: Snapshot
+) -> DiscoveryOutcome:
+    spec = model.spec
+    status = model.status or r.AIMModelStatus()
+    kept = {"stored": status.image_metadata, "inspected_image": status.inspected_image, "digest": status.image_digest}
+    if spec.model_sources:
+        why = "fine-tuned" if spec.aim_id else "custom"
+        component = _ready(
+            "DiscoverySkipped", f"A {why} model takes its weights from spec.modelSources; its image is not inspected"
+        )
+        return DiscoveryOutcome(None, component, never=True, **kept)
+    if spec.image_metadata is not None:
+        return DiscoveryOutcome(spec.image_metadata, _found(spec.image_metadata), **kept)
+    cached = status.image_metadata is not None and status.inspected_image in (None, spec.image)
+    extraction_on = spec.discovery is None or spec.discovery.extract_metadata is not False
+    if cached and status.image_metadata is not None:
+        return DiscoveryOutcome(status.image_metadata, _found(status.image_metadata), **kept)
+    if not extraction_on:
+        component = _ready(
+            "DiscoverySkipped",
+            "Metadata extraction is disabled (spec.discovery.extractMetadata: false); the image is not inspected",
+        )
+        return DiscoveryOutcome(None, component, never=True, **kept)
+    image = spec.image or ""
+    try:
+        normalized = normalize_image(image)
+    except InvalidImageReference as err:
+        return DiscoveryOutcome(None, _failed(f"spec.image is not a valid image reference: {err}"), **kept)
+    secrets = pull_secrets(model, config_secrets, snapshot)
+    missing = [s for s in secrets if not snapshot.secret_exists(s.namespace, s.name)]
+    if missing:
+        names = ", ".join(f'"{s.name}"' for s in missing)
+        where = missing[0].namespace
+        hint = " (cluster models read secrets from the operator namespace)" if isinstance(model, r.AIMClusterModel) else ""
+        message = f"imagePullSecret {names} not found in namespace \"{where}\"{hint}: create it or fix the reference"
+        return DiscoveryOutcome(None, _failed(message), **kept)
+    request = InspectKey(normalized, secrets)
+    result = snapshot.image_facts.get(request)
+    if result is None:
+        pending = Component(
+            IMAGE_METADATA_READY, r.Status.PROGRESSING, "InspectingImage", f"Reading the labels of {image}", pending=True
+        )
+        inspect = Inspect(image, request, f"{model.kind} {model.metadata.name} needs the labels of {image}")
+        return DiscoveryOutcome(None, pending, inspect=inspect, **kept)
+    if isinstance(result, InspectFailure):
+        return DiscoveryOutcome(None, _failure_component(image, result), **kept)
+    return _from_facts(image, result, kept)
+
+
+def _from_facts(image: str, facts: ImageFacts, kept: dict[str, object]) -> DiscoveryOutcome:
+    try:
+        metadata = parse_image_metadata(facts)
+    except MalformedLabel as err:
+        return DiscoveryOutcome(None, _failed(f"{image}: {err}"), **kept)  # type: ignore[arg-type]
+    return DiscoveryOutcome(
+        metadata, _found(metadata), stored=metadata, inspected_image=image, digest=facts.digest
+    )
+
+
+_FAILURE_HINTS = {
+    FailureKind.UNAUTHORIZED: "check spec.imagePullSecrets (or the runtime config's) and the credentials they hold",
+    FailureKind.NOT_FOUND: "check the image name and tag in spec.image",
+    FailureKind.UNREACHABLE: "the registry could not be reached; retrying with backoff",
+    FailureKind.REGISTRY_ERROR: "the registry answered with an error; retrying with backoff",
+    FailureKind.MALFORMED: "the registry's answer could not be read",
+}
+
+
+def _failure_component(image: str, failure: InspectFailure) -> Component:
+    message = f"{failure.message} ({_FAILURE_HINTS[failure.kind]})"
+    if not failure.message:
+        message = f"inspecting {image} failed: {failure.kind.value} ({_FAILURE_HINTS[failure.kind]})"
+    return _failed(message, transient=not failure.kind.permanent)

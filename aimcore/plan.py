@@ -1,0 +1,80 @@
+"""What a reconcile decides: actions for adapters to carry out, a status, and reasons.
+
+A plan holds only what must change; a steady object plans no actions at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from aimcore import resources as r
+from aimcore.snapshot import InspectKey, ObjectKey
+
+
+@attrs.frozen
+class Apply:
+    """Create or update an object; adapters merge metadata and replace the spec."""
+
+    obj: r.Resource
+    reason: str
+
+    @property
+    def key(self) -> ObjectKey:
+        return ObjectKey.of(self.obj)
+
+
+@attrs.frozen
+class Delete:
+    """Delete an object the operator created, guarded by its uid."""
+
+    key: ObjectKey
+    uid: str | None
+    reason: str
+
+
+@attrs.frozen
+class Inspect:
+    """Read an image's config from its registry with these pull secrets (names, never values)."""
+
+    image: str
+    request: InspectKey
+    reason: str
+
+
+@attrs.frozen
+class UpdateStatus:
+    key: ObjectKey
+    status: Any
+
+
+Action = Apply | Delete | Inspect | UpdateStatus
+
+
+@attrs.frozen
+class Reason:
+    """Why a decision went the way it did, about one subject (a template, a copy, a model)."""
+
+    subject: str
+    message: str
+
+
+@attrs.frozen
+class Plan:
+    key: ObjectKey
+    actions: tuple[Action, ...] = ()
+    #: The reconciled object's status after this pass (None: the object is gone or not ours).
+    status: Any = None
+    reasons: tuple[Reason, ...] = ()
+
+
+def verb(action: Action) -> str:
+    """The action's verb in the command line's JSON contract."""
+    if isinstance(action, Apply):
+        return "apply"
+    if isinstance(action, Delete):
+        return "delete"
+    if isinstance(action, Inspect):
+        return "inspect"
+    return "status"

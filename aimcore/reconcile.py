@@ -1,0 +1,30 @@
+"""The single entry point: `reconcile(key, snapshot) -> Plan`.
+
+Pure: the same snapshot gives the same plan, byte for byte.
+"""
+
+from __future__ import annotations
+
+from aimcore import resources as r
+from aimcore.models import reconcile_model
+from aimcore.plan import Plan
+from aimcore.services import reconcile_service
+from aimcore.snapshot import ObjectKey, Snapshot
+
+#: Kinds that have a reconciler here; templates and profiles are reconciled by their owners.
+RECONCILED_KINDS = ("AIMClusterModel", "AIMModel", "AIMService")
+
+
+def reconcile(key: ObjectKey, snapshot: Snapshot) -> Plan:
+    obj = snapshot.objects.get(key)
+    if isinstance(obj, r.AIMModel | r.AIMClusterModel):
+        return reconcile_model(obj, snapshot)
+    if isinstance(obj, r.AIMService):
+        return reconcile_service(obj, snapshot)
+    return Plan(key)
+
+
+def reconcile_all(snapshot: Snapshot) -> list[Plan]:
+    """One pass over every reconciled object, in key order."""
+    keys = sorted(k for k in snapshot.objects if k.kind in RECONCILED_KINDS)
+    return [reconcile(k, snapshot) for k in keys]
