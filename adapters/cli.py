@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import NoReturn, TextIO
-
 from datetime import UTC, datetime
+from typing import NoReturn, TextIO
 
 from adapters.imagefacts import load_image_facts
 from adapters.manifests import load_catalog
@@ -57,9 +56,13 @@ def _now(value: str | None) -> str:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--now {value!r} is not an RFC 3339 time such as 2026-01-01T00:00:00Z")
+        raise argparse.ArgumentTypeError(
+            f"--now {value!r} is not an RFC 3339 time such as 2026-01-01T00:00:00Z"
+        ) from None
     if parsed.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"--now {value!r} needs a time zone, for example 2026-01-01T00:00:00Z")
+        raise argparse.ArgumentTypeError(
+            f"--now {value!r} needs a time zone, for example 2026-01-01T00:00:00Z"
+        )
     return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -167,6 +170,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except KeyboardInterrupt:
         print("interrupted", file=err)
         return 130
+    except Exception as bug:
+        print(f"aimcore: internal error, please report it: {type(bug).__name__}: {bug}", file=err)
+        return EXIT_PROBLEMS
     return code
 
 

@@ -31,7 +31,8 @@ class ImageFactsFile:
         if found is not None:
             return found
         return InspectFailure(
-            FailureKind.NOT_FOUND, f"image {request.image} is not listed in the image facts file {self.source}"
+            FailureKind.NOT_FOUND,
+            f"image {request.image} is not listed in the image facts file {self.source}",
         )
 
 
@@ -49,7 +50,9 @@ def load_image_facts(path: str) -> tuple[ImageFactsFile, list[Located]]:
             problems.append(doc)
             continue
         if not isinstance(doc.data, dict):
-            problems.append(Located(path, doc.line, "", "the image facts file must be a mapping of image references"))
+            problems.append(
+                Located(path, doc.line, "", "the image facts file must be a mapping of image references")
+            )
             continue
         for ref, entry in doc.data.items():
             line = doc.line_of((ref,))

@@ -90,8 +90,9 @@ def _index(
 
 
 def _documents(text: str, file: str) -> Iterator[Document | Located]:
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)
         while loader.check_node():
             node = loader.get_node()
             if node is None:
@@ -110,10 +111,23 @@ def _documents(text: str, file: str) -> Iterator[Document | Located]:
         line = mark.line + 1 if mark else 1
         what = err.problem or err.context or "cannot be parsed"
         yield Located(file, line, "", f"malformed YAML: {what}")
-    except yaml.YAMLError as err:  # pragma: no cover - reader errors such as bad encodings
-        yield Located(file, 1, "", f"malformed YAML: {err}")
+    except yaml.YAMLError as err:
+        yield Located(file, _reader_line(text, err), "", f"malformed YAML: {_reader_problem(err)}")
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+
+
+def _reader_line(text: str, err: yaml.YAMLError) -> int:
+    position = getattr(err, "position", None)
+    return text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
+
+
+def _reader_problem(err: yaml.YAMLError) -> str:
+    character = getattr(err, "character", None)
+    if isinstance(character, int):
+        return f"character U+{character:04X} is not allowed in YAML"
+    return str(err).splitlines()[0]
 
 
 def _json_documents(text: str, file: str) -> Iterator[Document | Located]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 import attrs
 
@@ -44,7 +45,8 @@ class MemoryCluster:
         self.objects: dict[ObjectKey, r.Resource] = {}
         self.facts: dict[InspectKey, InspectResult] = {}
         self._version = 0
-        for obj in objects:
+        # Admitted in key order, so resourceVersions do not depend on the order of the inputs.
+        for obj in sorted(objects, key=ObjectKey.of):
             self.objects[ObjectKey.of(obj)] = self._admit(obj, None)
 
     def snapshot(self) -> Snapshot:
@@ -84,7 +86,7 @@ class MemoryCluster:
         merged = merged_with_observed(desired, observed)
         self.objects[key] = self._admit(merged, observed)
 
-    def set_status(self, key: ObjectKey, status: object) -> None:
+    def set_status(self, key: ObjectKey, status: Any) -> None:
         obj = self.objects.get(key)
         if obj is None:
             return
@@ -118,7 +120,6 @@ class MemoryCluster:
                 self.set_status(key, status)
                 changed += 1
         return changed
-
 
     def _owner_image(self, template: r.Template) -> str | None:
         if isinstance(template, r.AIMServiceTemplate):
@@ -166,7 +167,9 @@ def template_status(
     )
     state = r.TemplateStatus.READY if available else r.TemplateStatus.NOT_AVAILABLE
     reason = "TemplateReady" if available else "GpuNotAvailable"
-    message = "" if available else f"No node has {' or '.join(wanted)} (present: {', '.join(sorted(gpus or ()))})"
+    message = (
+        "" if available else f"No node has {' or '.join(wanted)} (present: {', '.join(sorted(gpus or ()))})"
+    )
     previous = template.status.conditions if template.status else None
     old = next((c for c in previous or () if c.type == "Ready"), None)
     condition_status = r.ConditionStatus.TRUE if available else r.ConditionStatus.FALSE

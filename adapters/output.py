@@ -24,7 +24,9 @@ def _reason(obj: dict[str, Any]) -> str:
     for condition in status.get("conditions") or ():
         if condition.get("type") == "Ready" and condition.get("status") != "True":
             message = condition.get("message") or ""
-            return f"{condition.get('reason', '')}: {message}" if message else str(condition.get("reason", ""))
+            return (
+                f"{condition.get('reason', '')}: {message}" if message else str(condition.get("reason", ""))
+            )
     return ""
 
 
@@ -33,11 +35,15 @@ def table(report: dict[str, Any]) -> str:
     rows = [("KIND", "NAME", "STATUS", "REASON")]
     for obj in report["objects"]:
         meta = obj.get("metadata") or {}
-        name = f"{meta['namespace']}/{meta.get('name', '')}" if meta.get("namespace") else meta.get("name", "")
+        name = (
+            f"{meta['namespace']}/{meta.get('name', '')}" if meta.get("namespace") else meta.get("name", "")
+        )
         status = (obj.get("status") or {}).get("status", "")
         rows.append((obj.get("kind", ""), name, status or "-", _reason(obj)))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3] for row in rows]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3] for row in rows
+    ]
     state = "converged" if report["converged"] else "not converged"
     counts: dict[str, int] = {}
     for action in report["actions"]:

@@ -100,6 +100,4 @@ def _execute(cluster: MemoryCluster, action: Any, wanted: list[InspectKey]) -> N
 
 def final_objects(cluster: MemoryCluster) -> list[dict[str, Any]]:
     """The whole state, sorted by kind, namespace, name; Secrets are never shown."""
-    return [
-        codec.dump(obj) for key, obj in sorted(cluster.objects.items()) if not isinstance(obj, r.Secret)
-    ]
+    return [codec.dump(obj) for key, obj in sorted(cluster.objects.items()) if not isinstance(obj, r.Secret)]

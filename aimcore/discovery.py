@@ -40,7 +40,9 @@ def _ready(reason: str, message: str = "") -> Component:
 def _found(metadata: r.ImageMetadata) -> Component:
     if has_aim_labels(metadata):
         return _ready("ImageMetadataFound")
-    return _ready("ImageFound", "The image has no AIM labels (com.amd.aim.model.canonicalName); no templates from it")
+    return _ready(
+        "ImageFound", "The image has no AIM labels (com.amd.aim.model.canonicalName); no templates from it"
+    )
 
 
 def _failed(message: str, *, transient: bool = False) -> Component:
@@ -48,9 +50,9 @@ def _failed(message: str, *, transient: bool = False) -> Component:
     return Component(IMAGE_METADATA_READY, state, "MetadataExtractionFailed", message)
 
 
-def pull_secrets(model: r.Model, config_secrets: tuple[r.LocalObjectReference, ...], snapshot: Snapshot) -> (
-    tuple[SecretRef, ...]
-):
+def pull_secrets(
+    model: r.Model, config_secrets: tuple[r.LocalObjectReference, ...], snapshot: Snapshot
+) -> tuple[SecretRef, ...]:
     """D9: the model's secrets, then its runtime config's, from the model's namespace or the operator's."""
     namespace = model.metadata.namespace if isinstance(model, r.AIMModel) else snapshot.operator_namespace
     names: list[str] = []
@@ -65,63 +67,83 @@ def discover(
 ) -> DiscoveryOutcome:
     spec = model.spec
     status = model.status or r.AIMModelStatus()
-    kept = {"stored": status.image_metadata, "inspected_image": status.inspected_image, "digest": status.image_digest}
+    kept = DiscoveryOutcome(
+        None,
+        _ready("ImageFound"),
+        stored=status.image_metadata,
+        inspected_image=status.inspected_image,
+        digest=status.image_digest,
+    )
     if spec.model_sources:
         why = "fine-tuned" if spec.aim_id else "custom"
         component = _ready(
-            "DiscoverySkipped", f"A {why} model takes its weights from spec.modelSources; its image is not inspected"
+            "DiscoverySkipped",
+            f"A {why} model takes its weights from spec.modelSources; its image is not inspected",
         )
-        return DiscoveryOutcome(None, component, never=True, **kept)
+        return attrs.evolve(kept, component=component, never=True)
     if spec.image_metadata is not None:
-        return DiscoveryOutcome(spec.image_metadata, _found(spec.image_metadata), **kept)
+        return attrs.evolve(kept, metadata=spec.image_metadata, component=_found(spec.image_metadata))
     cached = status.image_metadata is not None and status.inspected_image in (None, spec.image)
     extraction_on = spec.discovery is None or spec.discovery.extract_metadata is not False
     if cached and status.image_metadata is not None:
-        return DiscoveryOutcome(status.image_metadata, _found(status.image_metadata), **kept)
+        return attrs.evolve(kept, metadata=status.image_metadata, component=_found(status.image_metadata))
     if not extraction_on:
         component = _ready(
             "DiscoverySkipped",
-            "Metadata extraction is disabled (spec.discovery.extractMetadata: false); the image is not inspected",
+            "Metadata extraction is disabled (spec.discovery.extractMetadata: false); "
+            "the image is not inspected",
         )
-        return DiscoveryOutcome(None, component, never=True, **kept)
+        return attrs.evolve(kept, component=component, never=True)
     image = spec.image or ""
     try:
         normalized = normalize_image(image)
     except InvalidImageReference as err:
-        return DiscoveryOutcome(None, _failed(f"spec.image is not a valid image reference: {err}"), **kept)
+        return attrs.evolve(kept, component=_failed(f"spec.image is not a valid image reference: {err}"))
     secrets = pull_secrets(model, config_secrets, snapshot)
     missing = [s for s in secrets if not snapshot.secret_exists(s.namespace, s.name)]
     if missing:
         names = ", ".join(f'"{s.name}"' for s in missing)
         where = missing[0].namespace
-        hint = " (cluster models read secrets from the operator namespace)" if isinstance(model, r.AIMClusterModel) else ""
-        message = f"imagePullSecret {names} not found in namespace \"{where}\"{hint}: create it or fix the reference"
-        return DiscoveryOutcome(None, _failed(message), **kept)
+        hint = (
+            " (cluster models read secrets from the operator namespace)"
+            if isinstance(model, r.AIMClusterModel)
+            else ""
+        )
+        message = (
+            f'imagePullSecret {names} not found in namespace "{where}"{hint}: create it or fix the reference'
+        )
+        return attrs.evolve(kept, component=_failed(message))
     request = InspectKey(normalized, secrets)
     result = snapshot.image_facts.get(request)
     if result is None:
         pending = Component(
-            IMAGE_METADATA_READY, r.Status.PROGRESSING, "InspectingImage", f"Reading the labels of {image}", pending=True
+            IMAGE_METADATA_READY,
+            r.Status.PROGRESSING,
+            "InspectingImage",
+            f"Reading the labels of {image}",
+            pending=True,
         )
         inspect = Inspect(image, request, f"{model.kind} {model.metadata.name} needs the labels of {image}")
-        return DiscoveryOutcome(None, pending, inspect=inspect, **kept)
+        return attrs.evolve(kept, component=pending, inspect=inspect)
     if isinstance(result, InspectFailure):
-        return DiscoveryOutcome(None, _failure_component(image, result), **kept)
+        return attrs.evolve(kept, component=_failure_component(image, result))
     return _from_facts(image, result, kept)
 
 
-def _from_facts(image: str, facts: ImageFacts, kept: dict[str, object]) -> DiscoveryOutcome:
+def _from_facts(image: str, facts: ImageFacts, kept: DiscoveryOutcome) -> DiscoveryOutcome:
     try:
         metadata = parse_image_metadata(facts)
     except MalformedLabel as err:
-        return DiscoveryOutcome(None, _failed(f"{image}: {err}"), **kept)  # type: ignore[arg-type]
+        return attrs.evolve(kept, component=_failed(f"{image}: {err}"))
     return DiscoveryOutcome(
         metadata, _found(metadata), stored=metadata, inspected_image=image, digest=facts.digest
     )
 
 
 _FAILURE_HINTS = {
-    FailureKind.UNAUTHORIZED: "check spec.imagePullSecrets (or the runtime config's) and the credentials they hold",
+    FailureKind.UNAUTHORIZED: (
+        "check spec.imagePullSecrets (or the runtime config's) and the credentials they hold"
+    ),
     FailureKind.NOT_FOUND: "check the image name and tag in spec.image",
     FailureKind.UNREACHABLE: "the registry could not be reached; retrying with backoff",
     FailureKind.REGISTRY_ERROR: "the registry answered with an error; retrying with backoff",

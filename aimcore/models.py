@@ -66,7 +66,9 @@ def reconcile_model(model: r.Model, snapshot: Snapshot) -> Plan:
     deleted = {d.key for d in children.deletes}
     statuses = _template_statuses(model, snapshot, applied, deleted)
     aggregate = aggregate_templates(expects, statuses)
-    components.append(Component(SERVICE_TEMPLATES_READY, aggregate.state, aggregate.reason, aggregate.message))
+    components.append(
+        Component(SERVICE_TEMPLATES_READY, aggregate.state, aggregate.reason, aggregate.message)
+    )
     components.extend(children.components)
 
     previous = model.status or r.AIMModelStatus()

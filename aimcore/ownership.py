@@ -89,7 +89,8 @@ def needs_apply(desired: r.Resource, observed: r.Resource | None) -> bool:
         return True
     have_refs = {(ref.uid, ref.kind, ref.name, bool(ref.controller)) for ref in have.owner_references or ()}
     return any(
-        (ref.uid, ref.kind, ref.name, bool(ref.controller)) not in have_refs for ref in want.owner_references or ()
+        (ref.uid, ref.kind, ref.name, bool(ref.controller)) not in have_refs
+        for ref in want.owner_references or ()
     )
 
 

@@ -47,9 +47,13 @@ def resolve(name: str | None, namespace: str | None, snapshot: Snapshot) -> Runt
         ref = _reference(local, r.Scope.MERGED)
         return RuntimeConfigResolution(wanted, spec, ref, found)
     if local is not None:
-        return RuntimeConfigResolution(wanted, local.spec or r.AIMRuntimeConfigSpec(), _reference(local), found)
+        return RuntimeConfigResolution(
+            wanted, local.spec or r.AIMRuntimeConfigSpec(), _reference(local), found
+        )
     if cluster is not None:
-        return RuntimeConfigResolution(wanted, cluster.spec or r.AIMRuntimeConfigSpec(), _reference(cluster), found)
+        return RuntimeConfigResolution(
+            wanted, cluster.spec or r.AIMRuntimeConfigSpec(), _reference(cluster), found
+        )
     if wanted == DEFAULT_NAME:
         missing = Component(
             RUNTIME_CONFIG_READY, r.Status.READY, "DefaultConfigNotFound", "Default config was not found"
@@ -61,7 +65,8 @@ def resolve(name: str | None, namespace: str | None, snapshot: Snapshot) -> Runt
         RUNTIME_CONFIG_READY,
         r.Status.FAILED,
         "ConfigNotFound",
-        f"RuntimeConfig {wanted} not found in {where}: create the {kinds} {wanted!r} or fix spec.runtimeConfigName",
+        f"RuntimeConfig {wanted} not found in {where}: "
+        f"create the {kinds} {wanted!r} or fix spec.runtimeConfigName",
     )
     return RuntimeConfigResolution(wanted, None, None, failed)
 
@@ -77,7 +82,9 @@ def _reference(config: r.RuntimeConfig, scope: r.Scope | None = None) -> r.Resol
     )
 
 
-def merge(base: r.AIMRuntimeConfigSpec | None, override: r.AIMRuntimeConfigSpec | None) -> r.AIMRuntimeConfigSpec:
+def merge(
+    base: r.AIMRuntimeConfigSpec | None, override: r.AIMRuntimeConfigSpec | None
+) -> r.AIMRuntimeConfigSpec:
     """Field by field, the override's set values win; env is merged by name."""
     base = base or r.AIMRuntimeConfigSpec()
     override = override or r.AIMRuntimeConfigSpec()

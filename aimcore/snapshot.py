@@ -95,7 +95,9 @@ class Snapshot:
         gpus: Iterable[str] | None = None,
     ) -> Snapshot:
         by_key = {ObjectKey.of(o): o for o in objects}
-        templates = [o for o in by_key.values() if isinstance(o, r.AIMServiceTemplate | r.AIMClusterServiceTemplate)]
+        templates = [
+            o for o in by_key.values() if isinstance(o, r.AIMServiceTemplate | r.AIMClusterServiceTemplate)
+        ]
         models = [o for o in by_key.values() if isinstance(o, r.AIMModel | r.AIMClusterModel)]
         images: dict[tuple[str, str, str], list[ObjectKey]] = defaultdict(list)
         for model in models:

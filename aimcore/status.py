@@ -124,10 +124,14 @@ def aggregate_templates(expects: bool | None, statuses: Sequence[r.TemplateStatu
     unavailable = sum(1 for s in statuses if s is r.TemplateStatus.NOT_AVAILABLE)
     if total == 0:
         if expects is None:
-            return Aggregate(r.Status.PROGRESSING, "AwaitingMetadata", "Waiting for the model to fetch metadata")
+            return Aggregate(
+                r.Status.PROGRESSING, "AwaitingMetadata", "Waiting for the model to fetch metadata"
+            )
         if expects:
             return Aggregate(r.Status.PROGRESSING, "CreatingTemplates", "Creating templates for the model")
-        return Aggregate(r.Status.READY, "NoTemplatesExpected", "The model does not have any recommended templates")
+        return Aggregate(
+            r.Status.READY, "NoTemplatesExpected", "The model does not have any recommended templates"
+        )
     if ready == total:
         return Aggregate(r.Status.READY, "AllTemplatesReady", "All templates are ready")
     if bad == total:

@@ -26,7 +26,9 @@ def deployments(metadata: r.ImageMetadata | None) -> tuple[r.RecommendedDeployme
     return (model.recommended_deployments or ()) if model else ()
 
 
-def expects_templates(spec: r.AIMModelSpec, metadata: r.ImageMetadata | None, metadata_known: bool) -> bool | None:
+def expects_templates(
+    spec: r.AIMModelSpec, metadata: r.ImageMetadata | None, metadata_known: bool
+) -> bool | None:
     """Whether the model should have templates; None while its metadata is still unknown (§3.1)."""
     if spec.discovery is not None and spec.discovery.create_service_templates is False:
         return False
