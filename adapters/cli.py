@@ -10,8 +10,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
+from adapters import inspect_command
 from adapters.imagefacts import load_image_facts
 from adapters.manifests import load_catalog
 from adapters.memory import MemoryCluster
@@ -31,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def registry_inspector(secret_documents: Sequence[dict[str, object]]) -> Inspector:
+def registry_inspector(secret_documents: Sequence[dict[str, Any]]) -> Inspector:
     """Inspections against real registries with the Secrets found among the inputs (issue 6)."""
     from adapters.registry_bridge import make_inspector
 
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser("simulate", help="reconcile in an in-memory cluster until nothing changes")
     _reconcile_options(simulate, rounds=True)
     simulate.set_defaults(run=_simulate)
+    inspect_command.add_parser(commands)
     return parser
 
 

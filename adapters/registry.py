@@ -56,6 +56,7 @@ _ERROR_BODY_LIMIT = 64 * 1024
 _MAX_REDIRECTS = 5
 _MAX_INDEX_DEPTH = 3
 _TOKEN_SKEW = 5.0  # seconds: renew a token a little before the registry would refuse it
+_UNESCAPE_RE = re.compile(r"\\(.)")
 _CHALLENGE_RE = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 
 
@@ -265,7 +266,7 @@ class RegistryClient:
                 if failure.kind is FailureKind.UNAUTHORIZED and index + 1 < len(candidates):
                     logger.info("%s: credentials from %s refused, trying the next", image, _source(cred))
                     continue
-                logger.info("%s: %s", image, failure.message)
+                logger.info("%s", failure.message)
                 return InspectFailure(failure.kind, failure.message)
             except Exception:  # a defect here must not take the operator down
                 logger.exception("unexpected error while inspecting %s", image)
@@ -297,6 +298,8 @@ class RegistryClient:
         with self._lock:
             known = ref.digest or self._resolved.get(seen_key)
             cached = self._facts.get(known) if known else None
+            if known and cached:
+                self._facts.move_to_end(known)
         if known and cached:
             # HEAD, not GET: it answers the only question (did the tag move?) and Docker Hub does not
             # count it against the pull rate limit.
@@ -508,7 +511,7 @@ class RegistryClient:
         with self._lock:
             challenge = self._challenges.get(api_host)
         auth, reused = self._authorization(job, challenge) if challenge else (None, False)
-        resp = self._send_retrying(job, method, url, accept=accept, auth=auth, limit=limit)
+        resp = self._send_retrying(job, method, url, _headers(self._user_agent, accept, auth), limit=limit)
         if resp.status != 401:
             return resp
         fresh = _parse_challenge(resp.header("Www-Authenticate"))
@@ -523,17 +526,24 @@ class RegistryClient:
         retry_auth, _ = self._authorization(job, fresh)
         if retry_auth is None or retry_auth == auth:
             return resp
-        return self._send_retrying(job, method, url, accept=accept, auth=retry_auth, limit=limit)
+        return self._send_retrying(
+            job, method, url, _headers(self._user_agent, accept, retry_auth), limit=limit
+        )
 
     def _send_retrying(
-        self, job: _Job, method: str, url: str, *, accept: str, auth: str | None, limit: int
+        self,
+        job: _Job,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        *,
+        limit: int,
+        body: bytes | None = None,
     ) -> _Response:
-        headers = {"Accept": accept, "User-Agent": self._user_agent}
-        if auth:
-            headers["Authorization"] = auth
+        """Retry 5xx and 429 with exponential backoff (429: the server's Retry-After, capped)."""
         attempt = 0
         while True:
-            resp = self._fetch(job, method, url, headers, limit=limit)
+            resp = self._fetch(job, method, url, headers, limit=limit, body=body)
             retryable = resp.status == 429 or resp.status >= 500
             if not retryable or attempt >= self._max_retries:
                 return resp
@@ -738,14 +748,14 @@ class RegistryClient:
                 "client_id": "aimcore",
             }
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-            resp = self._fetch(
+            resp = self._send_retrying(
                 job, "POST", challenge.realm, headers, limit=_ERROR_BODY_LIMIT, body=urlencode(form).encode()
             )
         else:
             if cred is not None and cred.can_basic:
                 headers["Authorization"] = cred.basic_header()
             sep = "&" if realm.query else "?"
-            resp = self._fetch(
+            resp = self._send_retrying(
                 job, "GET", f"{challenge.realm}{sep}{urlencode(params)}", headers, limit=_ERROR_BODY_LIMIT
             )
         if resp.status in (401, 403):
@@ -771,6 +781,13 @@ class RegistryClient:
 
 
 # -- helpers --------------------------------------------------------------------------------------------
+
+
+def _headers(user_agent: str, accept: str, auth: str | None) -> dict[str, str]:
+    headers = {"Accept": accept, "User-Agent": user_agent}
+    if auth:
+        headers["Authorization"] = auth
+    return headers
 
 
 def _source(cred: Credential | None) -> str:
@@ -847,13 +864,13 @@ def _parse_challenge(header: str) -> _Challenge | None:
     if scheme != "bearer":
         return None
     params = {
-        m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3))
+        m.group(1).lower(): (_UNESCAPE_RE.sub(r"\1", m.group(2)) if m.group(2) is not None else m.group(3))
         for m in _CHALLENGE_RE.finditer(rest)
     }
     realm = params.get("realm") or ""
     if not realm:
         return None
-    return _Challenge("bearer", realm=realm.replace('\\"', '"'), service=(params.get("service") or ""))
+    return _Challenge("bearer", realm=realm, service=params.get("service") or "")
 
 
 def _retry_after(value: str, *, default: float, cap: float) -> float:

@@ -22,7 +22,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import attrs
 import pytest
@@ -77,7 +77,7 @@ class RegistryProcess:
     def url(self) -> str:
         return f"http://{self.host}"
 
-    def start(self, timeout: float = 15.0) -> RegistryProcess:
+    def start(self, timeout: float = 15.0) -> Self:
         binary = _need("docker-registry", "docker-registry")
         config: dict[str, Any] = {
             "version": 0.1,
@@ -178,7 +178,7 @@ class _Server:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def host(self) -> str:
@@ -188,7 +188,7 @@ class _Server:
     def url(self) -> str:
         return f"http://{self.host}"
 
-    def start(self) -> _Server:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
@@ -281,6 +281,7 @@ class TokenServer(_Server):
         self._openssl = openssl
         self._x5c = base64.b64encode(der).decode("ascii")
         self.expires_in = expires_in
+        self.advertise_expiry = True  # False: omit expires_in, so clients fall back to their default
         self.users = {TOKEN_USER: TOKEN_PASSWORD}
         self.refresh_tokens = {REFRESH_TOKEN: TOKEN_USER}
         self.issued: list[tuple[str | None, str]] = []  # (user, scope)
@@ -308,7 +309,9 @@ class TokenServer(_Server):
         with self._lock:
             self.issued.append((user, ",".join(query.get("scope", []))))
         token = self.sign(user or "", access)
-        doc = {"token": token, "access_token": token, "expires_in": self.expires_in}
+        doc: dict[str, Any] = {"token": token, "access_token": token}
+        if self.advertise_expiry:
+            doc["expires_in"] = self.expires_in
         return 200, {"Content-Type": "application/json"}, json.dumps(doc).encode()
 
     def sign(self, subject: str, access: Sequence[Mapping[str, Any]]) -> str:
@@ -476,7 +479,6 @@ def basic_registry(
 @pytest.fixture(scope="session")
 def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenServer]:
     server = TokenServer(tmp_path_factory.mktemp("token-server")).start()
-    assert isinstance(server, TokenServer)
     yield server
     server.stop()
 
@@ -502,6 +504,5 @@ def token_registry(
 @pytest.fixture
 def counting_proxy(open_registry: RegistryProcess) -> Iterator[CountingProxy]:
     proxy = CountingProxy(open_registry.url).start()
-    assert isinstance(proxy, CountingProxy)
     yield proxy
     proxy.stop()

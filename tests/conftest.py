@@ -1,0 +1,10 @@
+"""Shared fixtures. Fixtures live in helper modules and are registered here by being imported."""
+
+from tests.registry_server import (  # noqa: F401
+    basic_registry,
+    counting_proxy,
+    open_registry,
+    registry_storage,
+    token_registry,
+    token_server,
+)
