@@ -13,10 +13,9 @@ import attrs
 
 from aimcore import naming
 from aimcore import resources as r
-from aimcore.ownership import LABEL_MODEL, LABEL_ORIGIN, LABEL_TEMPLATE_ALIAS, ORIGIN_AUTO, child_metadata
+from aimcore.ownership import LABEL_MODEL, LABEL_ORIGIN, LABEL_TEMPLATE_ALIAS, ORIGIN_AUTO
 from aimcore.runtimeconfig import merge_env
-
-TEMPLATE_API_VERSION = r.V1ALPHA1
+from aimcore.templates import owned_template
 
 
 def entries(spec: r.AIMModelSpec) -> tuple[r.CustomTemplate, ...]:
@@ -129,16 +128,4 @@ def _template(model: r.Model, index: int, entry: r.CustomTemplate | None) -> r.T
     if entry is not None and entry.name:
         labels[LABEL_TEMPLATE_ALIAS] = entry.name
     name = template_name(model.metadata.name or "", index, entry)
-    if isinstance(model, r.AIMModel):
-        return r.AIMServiceTemplate(
-            api_version=TEMPLATE_API_VERSION,
-            kind="AIMServiceTemplate",
-            metadata=child_metadata(model, name, model.metadata.namespace, labels),
-            spec=template_spec,
-        )
-    return r.AIMClusterServiceTemplate(
-        api_version=TEMPLATE_API_VERSION,
-        kind="AIMClusterServiceTemplate",
-        metadata=child_metadata(model, name, None, labels),
-        spec=template_spec,
-    )
+    return owned_template(model, name, labels, template_spec)

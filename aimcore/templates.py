@@ -75,6 +75,13 @@ def _template(model: r.Model, d: r.RecommendedDeployment) -> r.Template:
         service_account_name=model.spec.service_account_name,
     )
     labels = {LABEL_MODEL: model.metadata.name or "", LABEL_ORIGIN: ORIGIN_AUTO}
+    return owned_template(model, name, labels, spec)
+
+
+def owned_template(
+    model: r.Model, name: str, labels: dict[str, str], spec: r.AIMServiceTemplateSpec
+) -> r.Template:
+    """A template owned by `model`, of the kind its scope calls for."""
     if isinstance(model, r.AIMModel):
         return r.AIMServiceTemplate(
             api_version=TEMPLATE_API_VERSION,
