@@ -45,6 +45,7 @@ __all__ = [
     "FINE_TUNED_TEMPLATES_READY",
     "CopyPlan",
     "plan_copies",
+    "prune_all_copies",
 ]
 
 #: The condition a fine-tuned model reports about its copies, next to ServiceTemplatesReady
@@ -432,7 +433,19 @@ def plan_copies(model: r.Model, snapshot: Snapshot) -> CopyPlan:
     return CopyPlan(tuple(desired), tuple(deletes), tuple(reasons), (component,))
 
 
-def _stale(model: r.Model, snapshot: Snapshot, copy_kind: str, wanted: set[str]) -> list[Delete]:
+def prune_all_copies(model: r.Model, snapshot: Snapshot) -> tuple[Delete, ...]:
+    """A model that is no longer fine-tuned keeps none of its copies (D22): they deploy weights it dropped."""
+    copy_kind = "AIMServiceTemplate" if isinstance(model, r.AIMModel) else "AIMClusterServiceTemplate"
+    why = "the model is no longer fine-tuned (spec.aimId or spec.modelSources removed)"
+    return tuple(_stale(model, snapshot, copy_kind, set(), why))
+
+
+_STALE = "its source template is gone or no longer matches the model's aimId, policy or modelId"
+
+
+def _stale(
+    model: r.Model, snapshot: Snapshot, copy_kind: str, wanted: set[str], why: str = _STALE
+) -> list[Delete]:
     """The model's own fine-tuned copies whose source is gone or no longer matches (D22)."""
     out = []
     for child in snapshot.children(model.metadata.uid):
@@ -441,11 +454,7 @@ def _stale(model: r.Model, snapshot: Snapshot, copy_kind: str, wanted: set[str])
         if not is_controlled_by(child, model) or (child.metadata.name or "") in wanted:
             continue
         out.append(
-            Delete(
-                ObjectKey.of(child),
-                child.metadata.uid,
-                "its source template is gone or no longer matches the model's aimId, policy or modelId",
-            )
+            Delete(ObjectKey.of(child), child.metadata.uid, why)
         )
     return out
 

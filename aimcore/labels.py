@@ -330,5 +330,6 @@ _FIELDS: dict[str, tuple[str, Callable[[str, object], object]]] = {
     "metric": ("metric", _choice(Metric)),
     "profileId": ("profile_id", _text),
     "description": ("description", _text),
+    "modelId": ("model_id", _text),
 }
 _FOLDED_FIELDS = {name.translate(_GO_KEY_FOLD): name for name in _FIELDS}

@@ -99,7 +99,8 @@ def _children(model: r.Model, metadata: r.ImageMetadata | None, snapshot: Snapsh
         desired.extend(templates.discovered_templates(model, metadata))
         desired.extend(templates.discovered_profiles(model, metadata))
     desired.extend(custom.build_templates(model))
-    return Children(tuple(_unique(desired)))
+    deletes = finetune.prune_all_copies(model, snapshot)
+    return Children(tuple(_unique(desired)), deletes, tuple(Reason(str(d.key), d.reason) for d in deletes))
 
 
 def _unique(objects: Iterable[r.Resource]) -> list[r.Resource]:

@@ -288,6 +288,9 @@ class RecommendedDeployment:
     metric: str | None = None
     profile_id: str | None = None
     description: str | None = None
+    #: aimcore's addition (the reference ignores the key): the weights this deployment serves,
+    #: carried to the discovered template's spec.modelId so fine-tuned models can match it.
+    model_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -41,8 +41,9 @@ def expects_templates(
 
 
 def discovered_templates(model: r.Model, metadata: r.ImageMetadata | None) -> Iterator[r.Template]:
+    canonical = metadata.model.canonical_name if metadata and metadata.model else None
     for deployment in deployments(metadata):
-        yield _template(model, deployment)
+        yield _template(model, deployment, canonical)
 
 
 def _enum(cls: type[r.Metric] | type[r.Precision], value: str | None) -> r.Metric | r.Precision | None:
@@ -51,7 +52,14 @@ def _enum(cls: type[r.Metric] | type[r.Precision], value: str | None) -> r.Metri
     return cls(value.lower())
 
 
-def _template(model: r.Model, d: r.RecommendedDeployment) -> r.Template:
+def _template(model: r.Model, d: r.RecommendedDeployment, canonical: str | None) -> r.Template:
+    """The template for one deployment; its identity makes it a fine-tuning source.
+
+    The reference leaves spec.aimId/modelId empty and its template controller fills them
+    in after running the image; aimcore writes the same identity at creation (README,
+    decision A1): aimId is the image's canonicalName, modelId the deployment's own modelId
+    or, failing that, the canonicalName.
+    """
     name = naming.template_name(
         model.metadata.name or "",
         model.spec.image or "",
@@ -70,6 +78,8 @@ def _template(model: r.Model, d: r.RecommendedDeployment) -> r.Template:
         metric=metric if isinstance(metric, r.Metric) else None,
         precision=precision if isinstance(precision, r.Precision) else None,
         profile_id=d.profile_id or None,
+        aim_id=canonical or None,
+        model_id=d.model_id or canonical or None,
         hardware=hardware,
         image_pull_secrets=model.spec.image_pull_secrets,
         service_account_name=model.spec.service_account_name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -870,3 +871,60 @@ def test_cli_simulate_converges(capsys: pytest.CaptureFixture[str]) -> None:
     ]
     assert main(argv) == 0
     assert '"converged": true' in capsys.readouterr().out
+
+
+# ------------------------------------------------- discovered sources and un-fine-tuning
+
+
+def _copies(cluster: MemoryCluster, model: str) -> set[str]:
+    return {
+        key.name
+        for key, obj in cluster.objects.items()
+        if (obj.metadata.labels or {}).get(LABEL_ORIGIN) == "fine-tuned"
+        and (obj.metadata.labels or {}).get(LABEL_MODEL) == model
+    }
+
+
+def test_discovered_templates_carry_the_identity_fine_tuning_matches_on() -> None:
+    """Decision A1: aimId is the image's canonicalName, modelId the deployment's (else canonicalName)."""
+    cluster = _simulate()
+    identities = {
+        key.name: (obj.spec.aim_id, obj.spec.model_id)
+        for key, obj in cluster.objects.items()
+        if isinstance(obj, r.AIMClusterServiceTemplate)
+    }
+    assert identities == {
+        "docker-io-amdenterpriseai-qwen3-0-11-0-1x-mi325x-lat-fp8-9607": (AIM_ID, FP8),
+        "ghcr-io-silogen-qwen3-0-11-0-1x-mi300x-lat-fp16-6d92": (AIM_ID, AIM_ID),
+        "ghcr-io-silogen-qwen3-0-11-0-1x-mi300x-lat-fp8-3e9a": (AIM_ID, FP8),
+        "registry-example-com-team-models-qwen3-0-2x-mi300x-thr-fp8-7073": (AIM_ID, FP8),
+    }
+    # the fp16 template (modelId = canonicalName) matches neither fine-tuned model's fp8 source
+    assert len(_copies(cluster, "ft-qwen-any")) == 3
+
+
+def test_a_model_that_stops_being_fine_tuned_loses_its_copies_and_keeps_user_templates() -> None:
+    cluster = _simulate()
+    assert len(_copies(cluster, "ft-qwen-pinned")) == 2
+    user = r.AIMServiceTemplate(
+        api_version=r.V1ALPHA1,
+        kind="AIMServiceTemplate",
+        metadata=r.ObjectMeta(name="hand-made", namespace=NS),
+        spec=r.AIMServiceTemplateSpec(model_name="ft-qwen-pinned"),
+    )
+    cluster.apply(user)
+    key = ObjectKey("AIMModel", NS, "ft-qwen-pinned")
+    model = cluster.objects[key]
+    assert isinstance(model, r.AIMModel)
+    cluster.apply(attrs.evolve(model, spec=attrs.evolve(model.spec, aim_id=None)))
+    outcome = run(cluster, lambda keys: {}, max_rounds=20)
+    assert outcome.converged
+    assert _copies(cluster, "ft-qwen-pinned") == set()
+    assert ObjectKey("AIMServiceTemplate", NS, "hand-made") in cluster.objects
+    deleted = sorted(a.key.name for a in outcome.actions if a.verb == "delete")
+    assert deleted == [
+        "ft-qwen-pinned-ft-0-11-0-fp8-mi300x-803ead42",
+        "ft-qwen-pinned-ft-0-11-0-fp8-mi325x-3821ba9b",
+    ]
+    # the other fine-tuned model is untouched
+    assert len(_copies(cluster, "ft-qwen-any")) == 3

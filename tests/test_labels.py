@@ -574,3 +574,10 @@ def test_key_case_does_not_matter(items: list[dict[str, Any]], data: st.DataObje
         for item in items
     ]
     assert deployments(json.dumps(recased)) == _expected(items)
+
+
+def test_deployment_model_id_is_read_aimcore_a1() -> None:
+    """aimcore reads a deployment's modelId (README, decision A1); the reference ignores the key."""
+    assert deployments('[{"gpuModel": "MI300X", "gpuCount": 1, "modelid": "qwen/qwen3-32b-fp8"}]') == (
+        RecommendedDeployment(gpu_model="MI300X", gpu_count=1, model_id="qwen/qwen3-32b-fp8"),
+    )

@@ -170,6 +170,8 @@ def test_spec_catalog_simulates_to_ready_with_reference_names() -> None:
         model_name="qwen-qwen3-32b",
         metric=r.Metric.LATENCY,
         precision=r.Precision.FP8,
+        aim_id="Qwen/Qwen3-32B",
+        model_id="Qwen/Qwen3-32B",
         hardware=r.Hardware(gpu=r.GpuRequirements(requests=1, model="MI300X")),
     )
     assert [
