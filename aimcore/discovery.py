@@ -82,7 +82,10 @@ def discover(
         )
         return attrs.evolve(kept, component=component, never=True)
     if spec.image_metadata is not None:
-        return attrs.evolve(kept, metadata=spec.image_metadata, component=_found(spec.image_metadata))
+        # Recorded on the status as if it had been read (reference §9.11): readers of the status
+        # see the metadata in use, wherever it came from.
+        given = spec.image_metadata
+        return DiscoveryOutcome(given, _found(given), stored=given)
     cached = status.image_metadata is not None and status.inspected_image in (None, spec.image)
     extraction_on = spec.discovery is None or spec.discovery.extract_metadata is not False
     if cached and status.image_metadata is not None:
