@@ -7,10 +7,13 @@ No command lets a traceback reach the user.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TextIO
+
+import yaml
 
 from adapters import inspect_command
 from adapters.imagefacts import load_image_facts
@@ -18,6 +21,7 @@ from adapters.manifests import load_catalog
 from adapters.memory import MemoryCluster
 from adapters.output import render
 from adapters.simulate import Inspector, final_objects, run, run_once
+from aimcore.crds import crds
 from aimcore.facts import FailureKind, InspectFailure, InspectResult
 from aimcore.snapshot import DEFAULT_OPERATOR_NAMESPACE, InspectKey
 
@@ -120,6 +124,17 @@ def _simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return _reconcile(args, out, err, once=False)
 
 
+def _crds(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Print the CRDs; a JSON `List` so that `-o json` also pipes into `kubectl apply -f -`."""
+    documents = crds()
+    if args.output == "json":
+        listing = {"apiVersion": "v1", "kind": "List", "items": documents}
+        out.write(json.dumps(listing, indent=2) + "\n")
+    else:
+        out.write(yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True))
+    return EXIT_OK
+
+
 def _positive(value: str) -> int:
     try:
         number = int(value)
@@ -160,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     _reconcile_options(simulate, rounds=True)
     simulate.set_defaults(run=_simulate)
     inspect_command.add_parser(commands)
+    crd_command = commands.add_parser(
+        "crds", help="print the AIM CustomResourceDefinitions (aimcore crds | kubectl apply -f -)"
+    )
+    crd_command.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+    crd_command.set_defaults(run=_crds)
     return parser
 
 

@@ -696,3 +696,14 @@ KINDS: Mapping[str, type[Resource]] = {
         Secret,
     )
 }
+
+
+def _resolve_annotations() -> None:
+    """Turn every class's string annotations into types once, at import, so readers of the field
+    facts (validation, the CRD generator) need neither a cache nor a resolve of their own."""
+    for value in list(globals().values()):
+        if isinstance(value, type) and attrs.has(value):
+            attrs.resolve_types(value, globalns=globals())
+
+
+_resolve_annotations()

@@ -25,7 +25,7 @@ DEFAULT = "aimcore.default"
 #: Kubernetes quantity syntax (apimachinery's resource.Quantity grammar).
 QUANTITY_RE = re.compile(
     r"^[+-]?(\d+\.?\d*|\.\d+)"
-    r"(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?\d+)?$"
+    r"(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$"
 )
 
 

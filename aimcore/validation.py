@@ -9,7 +9,6 @@ document that is structurally sound, where they can trust the shape.
 from __future__ import annotations
 
 import enum
-import functools
 import re
 import types
 import typing
@@ -20,6 +19,7 @@ import attrs
 
 from aimcore import codec, schema
 from aimcore import resources as r
+from aimcore.crds import served_api_versions
 
 Path = tuple[str | int, ...]
 
@@ -51,12 +51,6 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 # --- structural pass ------------------------------------------------------------------
-
-
-@functools.cache
-def _fields(cls: type) -> tuple[attrs.Attribute[Any], ...]:
-    attrs.resolve_types(cls, globalns=vars(r))
-    return tuple(attrs.fields(cls))
 
 
 def _describe(tp: Any) -> str:
@@ -151,8 +145,13 @@ def _check_string(value: str, path: Path, meta: Mapping[str, Any]) -> Iterator[P
 
 
 def _check_quantity(value: Any, path: Path) -> Iterator[Problem]:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        yield Problem(path, f"must be a Kubernetes quantity such as 4, 500m or 64Gi, not {_type_name(value)}")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        # A float is refused as the API server refuses it (int-or-string): 0.5 must be written "500m".
+        yield Problem(
+            path,
+            f"must be a Kubernetes quantity: an integer or a quoted string such as \"500m\" or \"64Gi\", "
+            f"not {_type_name(value)}",
+        )
     elif isinstance(value, str) and not schema.QUANTITY_RE.match(value):
         yield Problem(path, f"{value!r} is not a Kubernetes quantity (for example 4, 500m, 64Gi)")
 
@@ -189,7 +188,7 @@ def check_object(value: Any, cls: type, path: Path) -> Iterator[Problem]:
     if not isinstance(value, dict):
         yield Problem(path, f"must be a mapping, not {_type_name(value)}")
         return
-    fields = _fields(cls)
+    fields = attrs.fields(cls)
     known = {schema.wire_name(f): f for f in fields}
     for key in value:
         if key not in known:
@@ -396,11 +395,10 @@ def check_document(doc: Any) -> Checked:
         problems.extend(check_object(doc.get("metadata"), r.ObjectMeta, ("metadata",)))
         return Checked(None if problems else codec.secret_from_manifest(doc), tuple(problems))
     api_version = doc.get("apiVersion")
-    if api_version not in r.AIM_API_VERSIONS:
+    served = served_api_versions(kind)
+    if api_version not in served:
         problems.append(
-            Problem(
-                ("apiVersion",), f"{api_version!r} is not served: use one of {', '.join(r.AIM_API_VERSIONS)}"
-            )
+            Problem(("apiVersion",), f"{api_version!r} is not served for {kind}: use {' or '.join(served)}")
         )
     problems.extend(check_object(doc, cls, ()))
     if problems:

@@ -202,6 +202,51 @@ def test_document_level_problems() -> None:
     ]
 
 
+def test_api_version_must_be_served_for_the_kind() -> None:
+    """Profiles exist only in v1alpha2 (D23), as the CRDs serve them."""
+    profile = {
+        "apiVersion": r.V1ALPHA1,
+        "kind": "AIMClusterProfile",
+        "metadata": {"name": "p"},
+        "spec": {},
+    }
+    assert problems(profile) == [
+        ("apiVersion", "'aim.eai.amd.com/v1alpha1' is not served for AIMClusterProfile: use aim.eai.amd.com/v1alpha2")
+    ]
+    assert problems(model({"image": "x:1"}) | {"apiVersion": "aim.eai.amd.com/v1"}) == [
+        (
+            "apiVersion",
+            "'aim.eai.amd.com/v1' is not served for AIMModel: use aim.eai.amd.com/v1alpha1 or aim.eai.amd.com/v1alpha2",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("500m", []),
+        ("100n", []),
+        ("3u", []),
+        (2, []),
+        (
+            0.5,
+            [
+                (
+                    "spec.custom.hardware.cpu.requests",
+                    'must be a Kubernetes quantity: an integer or a quoted string such as "500m" or "64Gi", '
+                    "not a number",
+                )
+            ],
+        ),
+    ],
+)
+def test_quantities_are_integers_or_strings_as_the_api_server_wants(
+    value: Any, expected: list[tuple[str, str]]
+) -> None:
+    doc = model({**CUSTOM, "custom": {"hardware": {"cpu": {"requests": value}}}})
+    assert problems(doc) == expected
+
+
 # --- the command line ------------------------------------------------------------------
 
 
