@@ -19,6 +19,7 @@ from adapters import inspect_command
 from adapters.imagefacts import load_image_facts
 from adapters.manifests import load_catalog
 from adapters.memory import MemoryCluster
+from adapters.operator import add_operator_arguments, operator_command
 from adapters.output import render
 from adapters.simulate import Inspector, final_objects, run, run_once
 from aimcore.crds import crds
@@ -135,6 +136,11 @@ def _crds(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def _operator(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Logs go to stderr as JSON lines; nothing is printed on stdout."""
+    return operator_command(args)
+
+
 def _positive(value: str) -> int:
     try:
         number = int(value)
@@ -180,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     crd_command.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
     crd_command.set_defaults(run=_crds)
+    operator = commands.add_parser(
+        "operator", help="run the operator against a cluster (needs aimcore[kube])"
+    )
+    add_operator_arguments(operator)
+    operator.set_defaults(run=_operator)
     return parser
 
 

@@ -6,12 +6,14 @@ renamed or re-labelled objects.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from aimcore import resources as r
+from aimcore import schema
 
 LABEL_MODEL = f"{r.GROUP}/model"
 LABEL_ORIGIN = f"{r.GROUP}/origin"
@@ -82,7 +84,7 @@ def needs_apply(desired: r.Resource, observed: r.Resource | None) -> bool:
     """Whether writing `desired` would change what is observed (the fields we manage only)."""
     if observed is None:
         return True
-    if getattr(desired, "spec", None) != getattr(observed, "spec", None):
+    if not same_but_defaults(getattr(desired, "spec", None), getattr(observed, "spec", None)):
         return True
     want, have = desired.metadata, observed.metadata
     if not _subset(want.labels, have.labels) or not _subset(want.annotations, have.annotations):
@@ -92,6 +94,34 @@ def needs_apply(desired: r.Resource, observed: r.Resource | None) -> bool:
         (ref.uid, ref.kind, ref.name, bool(ref.controller)) not in have_refs
         for ref in want.owner_references or ()
     )
+
+
+def same_but_defaults(want: Any, have: Any) -> bool:
+    """Equal, except where `want` leaves a field unset and `have` holds its schema default.
+
+    An API server fills CRD defaults in (resourceName amd.com/gpu, ...); without this a
+    steady cluster would see a no-op apply on every reconcile.
+    """
+    if type(want) is not type(have):
+        return False
+    if attrs.has(type(want)):
+        for field in attrs.fields(type(want)):
+            mine, theirs = getattr(want, field.name), getattr(have, field.name)
+            if mine is None and theirs is not None and _is_schema_default(field, theirs):
+                continue
+            if not same_but_defaults(mine, theirs):
+                return False
+        return True
+    if isinstance(want, tuple):
+        return len(want) == len(have) and all(map(same_but_defaults, want, have))
+    return bool(want == have)
+
+
+def _is_schema_default(field: attrs.Attribute[Any], value: Any) -> bool:
+    default = field.metadata.get(schema.DEFAULT)
+    if default is None:
+        return False
+    return bool((value.value if isinstance(value, enum.Enum) else value) == default)
 
 
 def _subset(want: Mapping[str, str] | None, have: Mapping[str, str] | None) -> bool:

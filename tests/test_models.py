@@ -434,3 +434,29 @@ def test_every_action_kind_appears_in_a_plan() -> None:
     kinds = {type(a) for p in plans for a in p.actions}
     assert kinds == {Apply, UpdateStatus}
     assert codec.dump(plans[0].status)["status"] == "Progressing"
+
+
+def test_schema_defaults_filled_by_an_api_server_need_no_apply() -> None:
+    """A steady cluster sees no writes: an API server defaults resourceName to amd.com/gpu (CRD)."""
+    from aimcore.ownership import needs_apply
+
+    gpu = r.GpuRequirements(requests=1, model="MI300X")
+    desired = r.AIMServiceTemplate(
+        api_version=r.V1ALPHA1,
+        kind="AIMServiceTemplate",
+        metadata=r.ObjectMeta(name="t", namespace="ns"),
+        spec=r.AIMServiceTemplateSpec(model_name="m", hardware=r.Hardware(gpu=gpu)),
+    )
+    defaulted = attrs.evolve(
+        desired,
+        spec=attrs.evolve(
+            desired.spec, hardware=r.Hardware(gpu=attrs.evolve(gpu, resource_name="amd.com/gpu"))
+        ),
+    )
+    assert not needs_apply(desired, defaulted)
+    other = attrs.evolve(
+        desired,
+        spec=attrs.evolve(desired.spec, hardware=r.Hardware(gpu=attrs.evolve(gpu, resource_name="x.com/gpu"))),
+    )
+    assert needs_apply(desired, other)
+    assert needs_apply(desired, attrs.evolve(desired, spec=attrs.evolve(desired.spec, metric=r.Metric.LATENCY)))

@@ -1,0 +1,283 @@
+"""The Kubernetes API as the operator uses it: a handful of verbs over the official client.
+
+Objects travel as plain dictionaries (typed resources are the core's business), every
+kind is addressed by a `KindInfo`, and every failure becomes an `ApiError` that says
+whether retrying can help. `kubernetes` is the optional extra "kube", so it is imported
+only when a client is built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+import attrs
+
+from aimcore import resources as r
+
+T = TypeVar("T")
+
+FIELD_MANAGER = "aimcore"
+APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
+
+
+@attrs.frozen
+class KindInfo:
+    """Where a kind lives in the API: group, version, plural and scope."""
+
+    kind: str
+    group: str
+    version: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str | None = None, name: str | None = None, sub: str | None = None) -> str:
+        """The REST path of the collection (namespace None: across namespaces) or of one object."""
+        parts = [f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"]
+        if self.namespaced and namespace:
+            parts.append(f"namespaces/{namespace}")
+        parts.append(self.plural)
+        if name:
+            parts.append(name)
+        if sub:
+            parts.append(sub)
+        return "/".join(parts)
+
+
+def _aim(cls: type[r.Resource]) -> KindInfo:
+    version = (r.V1ALPHA2 if cls in (r.AIMProfile, r.AIMClusterProfile) else r.V1ALPHA1).split("/")[1]
+    return KindInfo(cls.KIND, r.GROUP, version, cls.KIND.lower() + "s", cls.NAMESPACED)
+
+
+#: Every AIM kind the core knows, in the order they are listed at start-up.
+AIM_KINDS: Mapping[str, KindInfo] = {
+    kind: _aim(cls) for kind, cls in r.KINDS.items() if cls is not r.Secret
+}
+SECRETS = KindInfo("Secret", "", "v1", "secrets", True)
+LEASES = KindInfo("Lease", "coordination.k8s.io", "v1", "leases", True)
+#: Everything the operator watches.
+WATCHED: Mapping[str, KindInfo] = {**AIM_KINDS, "Secret": SECRETS}
+
+
+@attrs.frozen
+class ApiError(Exception):
+    """A failed call: the HTTP status (0: no answer at all), the API's reason and message."""
+
+    status: int
+    reason: str
+    message: str
+
+    @property
+    def transient(self) -> bool:
+        """Conflicts, throttling, server errors and lost connections may pass on retry."""
+        return self.status in (0, 409, 429) or self.status >= 500
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.reason}: {self.message}" if self.status else self.message
+
+
+def _error(status: int, body: bytes) -> ApiError:
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        doc = {}
+    if not isinstance(doc, dict):
+        doc = {}
+    reason = str(doc.get("reason") or "Error")
+    message = str(doc.get("message") or body[:200].decode("utf-8", "replace"))
+    return ApiError(status, reason, message[:500])
+
+
+@attrs.frozen
+class Backoff:
+    """Exponential backoff with jitter: `base * 2**attempt`, capped, `attempts` tries in all."""
+
+    base: float = 0.2
+    cap: float = 10.0
+    attempts: int = 6
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.cap, self.base * 2**attempt) * (0.5 + random.random() / 2))
+
+
+def with_retries(
+    call: Callable[[], T], backoff: Backoff, *, sleep: Callable[[float], Any] = time.sleep
+) -> T:
+    """Run `call`, retrying transient `ApiError`s; the last error (or a permanent one) is raised."""
+    for attempt in range(backoff.attempts):
+        try:
+            return call()
+        except ApiError as err:
+            if not err.transient or attempt == backoff.attempts - 1:
+                raise
+            sleep(backoff.delay(attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class KubeApi:
+    """A thin wrapper over `kubernetes.client.ApiClient`: auth, TLS and kubeconfig are its."""
+
+    def __init__(self, api_client: Any, *, request_timeout: float = 30.0) -> None:
+        self.client = api_client
+        self.request_timeout = request_timeout
+
+    @classmethod
+    def from_kubeconfig(
+        cls, path: str | None = None, context: str | None = None, *, user_agent: str = "aimcore"
+    ) -> KubeApi:
+        """In-cluster config when no kubeconfig is given and one is available, else the kubeconfig."""
+        from kubernetes import client
+        from kubernetes import config as kubeconfig
+
+        config: Any = kubeconfig  # untyped module
+        configuration = client.Configuration()
+        if path is None:
+            try:
+                config.load_incluster_config(client_configuration=configuration)
+            except config.ConfigException:
+                config.load_kube_config(context=context, client_configuration=configuration)
+        else:
+            config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
+        return cls._client(configuration, user_agent)
+
+    @staticmethod
+    def _client(configuration: Any, user_agent: str) -> KubeApi:
+        from kubernetes import client
+
+        # One connection per open watch, plus room for the calls made meanwhile.
+        configuration.connection_pool_maxsize = len(WATCHED) + 16
+        api_client = client.ApiClient(configuration)
+        api_client.user_agent = user_agent
+        return KubeApi(api_client)
+
+    @classmethod
+    def for_host(cls, host: str, *, user_agent: str = "aimcore") -> KubeApi:
+        """A client for an unauthenticated API endpoint (tests, `kubectl proxy`)."""
+        from kubernetes import client
+
+        return cls._client(client.Configuration(host=host), user_agent)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        stream: bool = False,
+        timeout: float | None = None,
+    ) -> Any:
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+        try:
+            serialized = self.client.param_serialize(
+                method, path, query_params=query or [], header_params=headers, body=body,
+                auth_settings=["BearerToken"],
+            )
+            response = self.client.call_api(*serialized, _request_timeout=timeout or self.request_timeout)
+        except ApiError:
+            raise
+        except Exception as err:  # urllib3 connection errors and the like: no answer at all
+            raise ApiError(0, type(err).__name__, f"no answer from the API server: {err}") from None
+        if stream:
+            if not 200 <= response.status <= 299:
+                raise _error(response.status, response.read() or b"")
+            return response.response
+        data = response.read() or b""
+        if not 200 <= response.status <= 299:
+            raise _error(response.status, data)
+        return json.loads(data) if data else {}
+
+    # --- reads ------------------------------------------------------------------------
+
+    def list(self, info: KindInfo, namespace: str | None = None) -> tuple[list[dict[str, Any]], str]:
+        """All objects of a kind (in one namespace or all) and the list's resourceVersion."""
+        doc = self._call("GET", info.path(namespace))
+        items = [dict(item) for item in doc.get("items") or ()]
+        for item in items:
+            item.setdefault("apiVersion", info.api_version)
+            item.setdefault("kind", info.kind)
+        return items, str((doc.get("metadata") or {}).get("resourceVersion") or "")
+
+    def watch(
+        self, info: KindInfo, namespace: str | None, resource_version: str, timeout_seconds: int
+    ) -> WatchStream:
+        """Open a watch of events after `resource_version`; it ends when the server ends it."""
+        query = [("watch", "true"), ("allowWatchBookmarks", "true"), ("timeoutSeconds", str(timeout_seconds))]
+        if resource_version:
+            query.append(("resourceVersion", resource_version))
+        response = self._call(
+            "GET", info.path(namespace), query=query, stream=True, timeout=timeout_seconds + 5
+        )
+        return WatchStream(response)
+
+    def get(self, info: KindInfo, namespace: str | None, name: str) -> dict[str, Any]:
+        return dict(self._call("GET", info.path(namespace, name)))
+
+    # --- writes -----------------------------------------------------------------------
+
+    def apply(self, info: KindInfo, body: Mapping[str, Any], *, status: bool = False) -> dict[str, Any]:
+        """Server-side apply as field manager "aimcore" (forced: the operator owns these fields)."""
+        meta = body.get("metadata") or {}
+        group, _, version = str(body.get("apiVersion") or "").rpartition("/")
+        if group == info.group and version and version != info.version:
+            info = attrs.evolve(info, version=version)  # an apply's URL must name its body's version
+        path = info.path(meta.get("namespace"), meta["name"], "status" if status else None)
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
+        return dict(self._call("PATCH", path, query=query, body=dict(body), content_type=APPLY_PATCH))
+
+    def delete(self, info: KindInfo, namespace: str | None, name: str, uid: str | None) -> None:
+        """Delete in the background, only if the object still has `uid` (409 otherwise)."""
+        body: dict[str, Any] = {
+            "apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"
+        }
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        self._call("DELETE", info.path(namespace, name), body=body)
+
+    def create(self, info: KindInfo, body: Mapping[str, Any]) -> dict[str, Any]:
+        namespace = (body.get("metadata") or {}).get("namespace")
+        return dict(self._call("POST", info.path(namespace), body=dict(body)))
+
+    def replace(self, info: KindInfo, body: Mapping[str, Any]) -> dict[str, Any]:
+        """PUT: fails with 409 when metadata.resourceVersion is no longer current."""
+        meta = body.get("metadata") or {}
+        return dict(self._call("PUT", info.path(meta.get("namespace"), meta["name"]), body=dict(body)))
+
+
+class WatchStream:
+    """Events of one watch request; `close` may be called from another thread to end it."""
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        buffer = b""
+        try:
+            for chunk in self._response.stream(None, decode_content=True):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.strip():
+                        event = json.loads(line)
+                        if isinstance(event, dict):
+                            yield event
+        except Exception as err:
+            raise ApiError(0, type(err).__name__, f"watch stream broken: {err}") from None
+        finally:
+            self._response.release_conn()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # already closed: nothing to wake up
+            self._response.shutdown()

@@ -1,0 +1,267 @@
+"""The operator's view of the cluster: typed objects kept current by list and watch.
+
+A `Store` applies ADDED/MODIFIED/DELETED events and whole re-lists, and reports what
+changed so the operator can enqueue exactly the affected keys. A `Watcher` per kind
+lists, watches from the list's resourceVersion, and re-lists when the watch breaks or
+the server answers 410 Gone. Secrets enter as names and key names only: their values
+are dropped before anything is stored.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from adapters.kubeapi import ApiError, Backoff, KindInfo, KubeApi, WatchStream
+from aimcore import codec
+from aimcore import resources as r
+from aimcore.facts import InspectResult
+from aimcore.snapshot import InspectKey, ObjectKey, Snapshot
+from aimcore.validation import check_document
+
+Log = Callable[..., None]
+
+
+@attrs.frozen
+class Change:
+    """One object's before and after (None: absent)."""
+
+    key: ObjectKey
+    before: r.Resource | None
+    after: r.Resource | None
+
+
+def decode(doc: Mapping[str, Any]) -> tuple[r.Resource | None, str]:
+    """A typed object from an API document, or None and why (never a Secret's values)."""
+    meta = {k: v for k, v in (doc.get("metadata") or {}).items() if k != "managedFields"}
+    if doc.get("kind") == "Secret":
+        return codec.secret_from_manifest({"metadata": meta, "type": doc.get("type"),
+                                           "data": doc.get("data") or {},
+                                           "stringData": doc.get("stringData") or {}}), ""
+    clean = {**doc, "metadata": meta}
+    checked = check_document(clean)
+    if checked.obj is None and "status" in clean:
+        # A status another operator wrote in a shape we do not know must not hide the object:
+        # reconciling it rewrites the status anyway.
+        checked = check_document({k: v for k, v in clean.items() if k != "status"})
+    if checked.obj is None:
+        return None, "; ".join(f"{'.'.join(map(str, p.path))}: {p.message}" for p in checked.problems)
+    return checked.obj, ""
+
+
+def _newer(incoming: str | None, stored: str | None) -> bool:
+    """Whether an event may replace what is stored: resourceVersions are opaque, but the
+    API server's are increasing integers, and we use that only to drop stale events."""
+    if not incoming or not stored:
+        return True
+    if incoming.isdigit() and stored.isdigit():
+        return int(incoming) > int(stored)
+    return incoming != stored
+
+
+class Store:
+    """Objects by key, and the resourceVersion each kind's list/watch has reached."""
+
+    def __init__(self, log: Log | None = None) -> None:
+        self._lock = threading.Lock()
+        self._objects: dict[ObjectKey, r.Resource] = {}
+        self.versions: dict[str, str] = {}
+        self._log = log or (lambda *a, **k: None)
+        #: The last snapshot's indexes, rebuilt only after the objects changed: a reconcile
+        #: of one key then costs what that key touches, not a pass over the whole store.
+        self._indexed: Snapshot | None = None
+
+    def get(self, key: ObjectKey) -> r.Resource | None:
+        with self._lock:
+            return self._objects.get(key)
+
+    def objects(self) -> list[r.Resource]:
+        with self._lock:
+            return list(self._objects.values())
+
+    def all_keys(self) -> list[ObjectKey]:
+        with self._lock:
+            return sorted(self._objects)
+
+    def upsert(self, doc: Mapping[str, Any]) -> Change | None:
+        """An ADDED/MODIFIED event, or an object the operator just wrote (write-through)."""
+        obj, why = decode(doc)
+        if obj is None:
+            meta = doc.get("metadata") or {}
+            self._log("warning", "object ignored: it does not decode", kind=doc.get("kind"),
+                      namespace=meta.get("namespace"), name=meta.get("name"), problem=why)
+            return None
+        key = ObjectKey.of(obj)
+        with self._lock:
+            before = self._objects.get(key)
+            if before is not None and not _newer(obj.metadata.resource_version,
+                                                 before.metadata.resource_version):
+                return None
+            self._objects[key] = obj
+            self._indexed = None
+        return Change(key, before, obj)
+
+    def remove(self, doc: Mapping[str, Any]) -> Change | None:
+        meta = doc.get("metadata") or {}
+        info_kind = str(doc.get("kind") or "")
+        key = ObjectKey(info_kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        with self._lock:
+            before = self._objects.get(key)
+            uid = meta.get("uid")
+            if before is None or (uid and before.metadata.uid and before.metadata.uid != uid):
+                return None
+            del self._objects[key]
+            self._indexed = None
+        return Change(key, before, None)
+
+    def forget(self, key: ObjectKey) -> Change | None:
+        """The operator deleted `key` itself."""
+        with self._lock:
+            before = self._objects.pop(key, None)
+            self._indexed = None
+        return Change(key, before, None) if before is not None else None
+
+    def replace_kind(
+        self, info: KindInfo, docs: Iterable[Mapping[str, Any]], resource_version: str,
+        namespace: str | None = None,
+    ) -> list[Change]:
+        """A fresh list: upsert what it has, remove what it lacks (in its scope)."""
+        changes: list[Change] = []
+        seen: set[ObjectKey] = set()
+        for doc in docs:
+            change = self.upsert({**doc, "kind": info.kind})
+            meta = doc.get("metadata") or {}
+            seen.add(ObjectKey(info.kind, str(meta.get("namespace") or ""), str(meta.get("name") or "")))
+            if change is not None:
+                changes.append(change)
+        with self._lock:
+            stale = [
+                k for k in self._objects
+                if k.kind == info.kind and k not in seen and (namespace is None or k.namespace == namespace)
+            ]
+            for key in stale:
+                changes.append(Change(key, self._objects.pop(key), None))
+                self._indexed = None
+            self.versions[info.kind] = resource_version
+        return changes
+
+    def snapshot(
+        self,
+        facts: Mapping[InspectKey, InspectResult],
+        *,
+        now: str,
+        operator_namespace: str,
+        gpus: Iterable[str] | None = None,
+    ) -> Snapshot:
+        with self._lock:
+            indexed = self._indexed
+            if indexed is None:
+                indexed = self._indexed = Snapshot.build(self._objects.values())
+        return attrs.evolve(
+            indexed,
+            image_facts=dict(facts),
+            operator_namespace=operator_namespace,
+            now=now,
+            gpus=frozenset(gpus) if gpus is not None else None,
+        )
+
+
+class Gone(Exception):
+    """The watch's resourceVersion is too old (410): only a re-list can resume."""
+
+
+class Watcher:
+    """List then watch one kind, for ever; re-list on a broken watch or 410 Gone."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        info: KindInfo,
+        store: Store,
+        on_change: Callable[[list[Change]], None],
+        *,
+        namespace: str | None = None,
+        backoff: Backoff | None = None,
+        watch_timeout: int = 300,
+        log: Log | None = None,
+    ) -> None:
+        self.api = api
+        self.info = info
+        self.store = store
+        self.on_change = on_change
+        self.namespace = namespace
+        self.backoff = backoff or Backoff()
+        self.watch_timeout = watch_timeout
+        self.log = log or (lambda *a, **k: None)
+        self.synced = threading.Event()
+        self.lists = 0
+        self._stop = threading.Event()
+        self._stream: WatchStream | None = None
+        self._thread = threading.Thread(target=self._run, name=f"watch-{info.kind}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        stream = self._stream
+        if stream is not None:
+            stream.close()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                version = self._list()
+                failures = 0
+                while not self._stop.is_set():
+                    version = self._watch(version)
+            except Gone:
+                self.log("info", "watch expired (410 Gone): re-listing", kind=self.info.kind)
+            except Exception as err:  # ApiError, or a bug downstream: re-list rather than die
+                if self._stop.is_set():
+                    return
+                if isinstance(err, ApiError) and err.status == 404:
+                    self.log("error", "kind not served: are the CRDs installed? (aimcore crds | kubectl "
+                             "apply -f -)", kind=self.info.kind, error=str(err))
+                else:
+                    self.log("warning", "watch broken: re-listing", kind=self.info.kind,
+                             error=str(err) if isinstance(err, ApiError) else f"{type(err).__name__}: {err}")
+                self._stop.wait(self.backoff.delay(failures))
+                failures += 1
+
+    def _list(self) -> str:
+        items, version = self.api.list(self.info, self.namespace)
+        self.lists += 1
+        changes = self.store.replace_kind(self.info, items, version, self.namespace)
+        self.on_change(changes)
+        self.synced.set()
+        return version
+
+    def _watch(self, version: str) -> str:
+        stream = self.api.watch(self.info, self.namespace, version, self.watch_timeout)
+        self._stream = stream
+        for event in stream:
+            if self._stop.is_set():
+                break
+            kind, obj = event.get("type"), event.get("object") or {}
+            if kind == "ERROR":
+                if obj.get("code") == 410:
+                    raise Gone()
+                raise ApiError(int(obj.get("code") or 0), str(obj.get("reason")), str(obj.get("message")))
+            version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+            self.store.versions[self.info.kind] = version
+            if kind == "BOOKMARK":
+                continue
+            doc = {**obj, "kind": self.info.kind}
+            change = self.store.remove(doc) if kind == "DELETED" else self.store.upsert(doc)
+            if change is not None:
+                self.on_change([change])
+        return version

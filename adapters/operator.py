@@ -1,0 +1,534 @@
+"""`aimcore operator`: the core's reconcile, driven by watches against a real cluster.
+
+One loop, all I/O at the edges: watchers keep a `Store` current; every change enqueues
+the keys that depend on it; a worker takes one key at a time, builds a snapshot (the
+clock is read here and passed in, the core stays pure), reconciles it and executes the
+plan. Inspections run on a bounded pool and re-enqueue the models that asked. Only the
+lease holder writes. Logs are JSON lines on stderr and never carry a Secret's value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import attrs
+
+from adapters.kubeapi import SECRETS, WATCHED, ApiError, Backoff, KindInfo, KubeApi
+from adapters.kubeexec import Executor, NotLeader, Outcome
+from adapters.kubestore import Change, Store, Watcher
+from adapters.leader import LeaderElector
+from adapters.simulate import Inspector
+from adapters.workqueue import WorkQueue
+from aimcore import resources as r
+from aimcore.facts import FailureKind, InspectFailure, InspectResult
+from aimcore.reconcile import RECONCILED_KINDS, reconcile, reconcile_all
+from aimcore.snapshot import DEFAULT_OPERATOR_NAMESPACE, InspectKey, ObjectKey
+
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class JsonLog:
+    """Structured logs: one JSON object a line (time, level, msg, then fields)."""
+
+    def __init__(self, stream: TextIO | None = None, level: str = "info") -> None:
+        self.stream = stream or sys.stderr
+        self.threshold = LEVELS[level]
+        self._lock = threading.Lock()
+
+    def __call__(self, level: str, msg: str, **fields: Any) -> None:
+        if LEVELS.get(level, 20) < self.threshold:
+            return
+        record: dict[str, Any] = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": level,
+            "msg": msg,
+        }
+        record.update({k: v if isinstance(v, int | float | bool) or v is None else str(v)
+                       for k, v in fields.items()})
+        with self._lock:
+            self.stream.write(json.dumps(record) + "\n")
+            self.stream.flush()
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    namespace: str | None = None
+    operator_namespace: str = DEFAULT_OPERATOR_NAMESPACE
+    max_concurrent_inspections: int = 4
+    leader_election: bool = True
+    lease_name: str = "aimcore-operator"
+    lease_namespace: str | None = None
+    identity: str = "aimcore"
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    lease_retry: float = 2.0
+    backoff: Backoff = attrs.field(factory=Backoff)
+    #: First delay before a failed key or a failed inspection is tried again (doubles each time).
+    retry_base: float = 0.5
+    watch_timeout: int = 300
+
+
+def dependents(change: Change, objects: Iterable[r.Resource], operator_namespace: str) -> set[ObjectKey]:
+    """The reconciled keys whose plan may differ because `change` happened."""
+    found: set[ObjectKey] = set()
+    everything = list(objects)
+    for obj in (change.before, change.after):
+        if obj is None:
+            continue
+        key = change.key
+        if key.kind in RECONCILED_KINDS:
+            found.add(key)
+        for ref in obj.metadata.owner_references or ():
+            owner_cls = r.KINDS.get(ref.kind)
+            if owner_cls is not None and ref.kind in RECONCILED_KINDS:
+                found.add(ObjectKey(ref.kind, key.namespace if owner_cls.NAMESPACED else "", ref.name))
+        found |= _related(obj, key, everything, operator_namespace)
+    return found
+
+
+def _in_scope(candidate: ObjectKey, namespace: str) -> bool:
+    """Whether an object in `namespace` ("" for cluster-scoped) can affect `candidate`."""
+    return namespace == "" or candidate.namespace == namespace
+
+
+def _related(
+    obj: r.Resource, key: ObjectKey, everything: list[r.Resource], operator_ns: str
+) -> set[ObjectKey]:
+    found: set[ObjectKey] = set()
+    ns = key.namespace
+    if isinstance(obj, r.AIMServiceTemplate | r.AIMClusterServiceTemplate):
+        model_kind = "AIMModel" if isinstance(obj, r.AIMServiceTemplate) else "AIMClusterModel"
+        found.add(ObjectKey(model_kind, ns, obj.spec.model_name))
+        for other in everything:
+            other_key = ObjectKey.of(other)
+            if not _in_scope(other_key, ns):
+                continue
+            if isinstance(other, r.AIMModel | r.AIMClusterModel) and obj.spec.aim_id \
+                    and other.spec.aim_id == obj.spec.aim_id:
+                found.add(other_key)  # fine-tuned models copy the templates of their aimId
+            if isinstance(other, r.AIMService):
+                found.add(other_key)  # services select among templates
+    elif isinstance(obj, r.AIMModel | r.AIMClusterModel):
+        # Services resolve models; fine-tuned copies take their version from the source's owner.
+        for other in everything:
+            fine_tuned = isinstance(other, r.AIMModel | r.AIMClusterModel) and bool(
+                other.spec.aim_id and other.spec.model_sources
+            )
+            if _in_scope(ObjectKey.of(other), ns) and (isinstance(other, r.AIMService) or fine_tuned):
+                found.add(ObjectKey.of(other))
+    elif isinstance(obj, r.AIMRuntimeConfig | r.AIMClusterRuntimeConfig):
+        name = obj.metadata.name or ""
+        for other in everything:
+            if isinstance(other, r.AIMModel | r.AIMClusterModel | r.AIMService) \
+                    and _in_scope(ObjectKey.of(other), ns) \
+                    and (other.spec.runtime_config_name or "default") == name:
+                found.add(ObjectKey.of(other))
+    elif isinstance(obj, r.Secret):
+        name = obj.metadata.name or ""
+        configs = {c.metadata.name for c in everything
+                   if isinstance(c, r.AIMRuntimeConfig | r.AIMClusterRuntimeConfig) and c.spec
+                   and any(s.name == name for s in c.spec.image_pull_secrets or ())}
+        for other in everything:
+            if not isinstance(other, r.AIMModel | r.AIMClusterModel | r.AIMService):
+                continue
+            other_key = ObjectKey.of(other)
+            visible = other_key.namespace == ns or (other_key.namespace == "" and ns == operator_ns)
+            uses = any(s.name == name for s in other.spec.image_pull_secrets or ()) or \
+                (other.spec.runtime_config_name or "default") in configs
+            if visible and uses:
+                found.add(other_key)
+    return found
+
+
+def kube_inspector(api: KubeApi) -> Inspector:
+    """Registry inspections with the named pull secrets, read when needed and never kept."""
+    from adapters.registry_bridge import make_inspector
+
+    def inspect(keys: list[InspectKey]) -> dict[InspectKey, InspectResult]:
+        documents: list[dict[str, Any]] = []
+        for ref in sorted({s for key in keys for s in key.secrets}):
+            try:
+                documents.append(api.get(SECRETS, ref.namespace, ref.name))
+            except ApiError:
+                continue  # missing or unreadable: the registry is asked without it
+        return make_inspector(documents)(keys)
+
+    return inspect
+
+
+class Operator:
+    """The watch-driven loop (`run`) and the one-pass mode (`run_once`) over one API client."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        inspector: Inspector,
+        settings: Settings,
+        log: Callable[..., None],
+        *,
+        now: Callable[[], str] = utc_now,
+    ) -> None:
+        self.api = api
+        self.inspector = inspector
+        self.settings = settings
+        self.log = log
+        self.now = now
+        self.store = Store(log)
+        self.queue: WorkQueue[ObjectKey] = WorkQueue(base_delay=settings.retry_base)
+        self.facts: dict[InspectKey, InspectResult] = {}
+        self._expiry: dict[InspectKey, float] = {}
+        self._failures: dict[InspectKey, int] = {}
+        self._askers: dict[InspectKey, set[ObjectKey]] = {}
+        self._inflight: set[InspectKey] = set()
+        self._lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(settings.max_concurrent_inspections, thread_name_prefix="inspect")
+        self.leader: LeaderElector | None = None
+        if settings.leader_election:
+            self.leader = LeaderElector(
+                api, namespace=settings.lease_namespace or settings.operator_namespace,
+                name=settings.lease_name, identity=settings.identity,
+                lease_duration=settings.lease_duration, renew_deadline=settings.renew_deadline,
+                retry=settings.lease_retry, log=log,
+            )
+        self.executor = Executor(api, self.store, backoff=settings.backoff, may_write=self.may_write)
+        self.writes = 0
+        self.reconciles = 0
+        self.watchers = [
+            Watcher(api, info, self.store, self.on_change, namespace=ns, backoff=settings.backoff,
+                    watch_timeout=settings.watch_timeout, log=log)
+            for info, ns in self._scopes()
+        ]
+
+    def _scopes(self) -> list[tuple[KindInfo, str | None]]:
+        """What to watch: namespaced kinds in --namespace (all when unset), and the pull
+        secrets of cluster models in the operator namespace."""
+        ns = self.settings.namespace
+        scopes = [(info, ns if info.namespaced else None) for info in WATCHED.values()]
+        if ns is not None and ns != self.settings.operator_namespace:
+            scopes.append((SECRETS, self.settings.operator_namespace))
+        return scopes
+
+    def may_write(self) -> bool:
+        return self.leader is None or self.leader.is_leader()
+
+    # --- events -----------------------------------------------------------------------
+
+    def on_change(self, changes: list[Change]) -> None:
+        if not changes:
+            return
+        objects = self.store.objects()
+        for change in changes:
+            for key in dependents(change, objects, self.settings.operator_namespace):
+                self.queue.add(key)
+
+    # --- the loop ---------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> int:
+        """Watch and reconcile until `stop` is set; 0 on a clean shutdown."""
+        self.log("info", "operator starting", identity=self.settings.identity,
+                 namespace=self.settings.namespace or "*", leader_election=self.leader is not None)
+        leading = False
+        try:
+            for watcher in self.watchers:
+                watcher.start()
+            # Reconciling before every kind is listed could plan from half a picture.
+            while not stop.is_set() and not all(w.synced.is_set() for w in self.watchers):
+                stop.wait(0.05)
+            if self.leader is not None and not stop.is_set():
+                self.leader.start()
+            while not stop.is_set():
+                self._expire_facts()
+                now_leading = self.may_write()
+                if now_leading != leading:
+                    leading = now_leading
+                    if leading:
+                        self.log("info", "reconciling everything: this replica writes now")
+                        for known in self.store.all_keys():
+                            if known.kind in RECONCILED_KINDS:
+                                self.queue.add(known)
+                if not leading:
+                    stop.wait(0.05)
+                    continue
+                key = self.queue.get(timeout=0.1)
+                if key is not None:
+                    self.process(key)
+        finally:
+            self.shutdown()
+        self.log("info", "operator stopped", writes=self.writes)
+        return 0
+
+    def shutdown(self) -> None:
+        self.queue.shutdown()
+        for watcher in self.watchers:
+            watcher.stop()
+        for watcher in self.watchers:
+            watcher.join(2)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.leader is not None:
+            self.leader.stop(release=True)
+
+    def idle(self) -> bool:
+        with self._lock:
+            inflight = bool(self._inflight)
+        return self.queue.idle() and not inflight
+
+    def process(self, key: ObjectKey) -> None:
+        """One reconcile of one key; never raises."""
+        try:
+            now = self.now()
+            with self._lock:
+                facts = dict(self.facts)
+            snapshot = self.store.snapshot(
+                facts, now=now, operator_namespace=self.settings.operator_namespace
+            )
+            plan = reconcile(key, snapshot)
+            self.reconciles += 1
+            outcome = self.executor.execute(plan, now)
+        except NotLeader:
+            self.queue.done(key)
+            self.queue.add(key)
+            return
+        except ApiError as err:
+            delay = self.queue.retry(key)
+            self.log("warning", "reconcile failed, will retry", key=key, error=str(err), retry_in=delay)
+            self.queue.done(key)
+            return
+        except Exception as err:  # a bug must not stop the loop, nor print a traceback
+            delay = self.queue.retry(key)
+            self.log("error", "reconcile crashed, will retry", key=key, error=f"{type(err).__name__}: {err}",
+                     retry_in=delay)
+            self.queue.done(key)
+            return
+        self._report(key, outcome)
+        for request in outcome.inspections:
+            self._inspect(request, key)
+        self.on_change(outcome.changes)
+        if outcome.failures:
+            self.queue.retry(key)
+        else:
+            self.queue.forget(key)
+        self.queue.done(key)
+
+    def _report(self, key: ObjectKey, outcome: Outcome) -> None:
+        self.writes += len(outcome.writes)
+        for verb, target in outcome.writes:
+            self.log("info", "wrote", verb=verb, key=target, reconciled=key)
+        for failure in outcome.failures:
+            self.log("error", "write rejected", verb=failure.verb, key=failure.key, reconciled=key,
+                     code=failure.error.status, error=str(failure.error))
+
+    # --- inspections ------------------------------------------------------------------
+
+    def _inspect(self, request: InspectKey, asker: ObjectKey) -> None:
+        with self._lock:
+            self._askers.setdefault(request, set()).add(asker)
+            if request in self._inflight or request in self.facts:
+                return
+            self._inflight.add(request)
+        self.pool.submit(self._run_inspection, request)
+
+    def _run_inspection(self, request: InspectKey) -> None:
+        result = inspect_one(self.inspector, request)
+        with self._lock:
+            self.facts[request] = result
+            self._inflight.discard(request)
+            askers = set(self._askers.get(request, ()))
+            if isinstance(result, InspectFailure):
+                failures = self._failures.get(request, 0)
+                self._failures[request] = failures + 1
+                base = 60.0 if result.kind.permanent else self.settings.retry_base * 4
+                self._expiry[request] = time.monotonic() + min(300.0, base * 2**failures)
+            else:
+                self._failures.pop(request, None)
+        self.log("info", "inspected", image=request.image,
+                 result=result.kind.value if isinstance(result, InspectFailure) else "ok")
+        for key in askers:
+            self.queue.add(key)
+
+    def _expire_facts(self) -> None:
+        """Failed inspections are forgotten after a backoff, so the models ask again."""
+        now = time.monotonic()
+        with self._lock:
+            expired = [req for req, at in self._expiry.items() if at <= now]
+            askers: set[ObjectKey] = set()
+            for req in expired:
+                del self._expiry[req]
+                self.facts.pop(req, None)
+                askers |= self._askers.get(req, set())
+        for key in askers:
+            self.queue.add(key)
+
+    # --- once ---------------------------------------------------------------------------
+
+    def run_once(self, max_rounds: int) -> int:
+        """Reconcile everything until a round plans nothing: 0 converged, 1 not."""
+        if self.leader is not None and not self._acquire_for_once():
+            return 1
+        try:
+            return self._rounds(max_rounds)
+        finally:
+            self.pool.shutdown(wait=True)
+            if self.leader is not None:
+                self.leader.stop(release=True)
+
+    def _acquire_for_once(self) -> bool:
+        """Take the lease, waiting as long as an abandoned one takes to expire."""
+        assert self.leader is not None
+        deadline = time.monotonic() + self.settings.lease_duration + 2 * self.settings.lease_retry
+        while True:
+            try:
+                if self.leader.try_acquire_or_renew():
+                    return True
+            except ApiError as err:
+                self.log("error", "cannot reach the lease", error=str(err))
+                return False
+            if time.monotonic() > deadline:
+                self.log("error", "another replica holds the lease: not writing",
+                         lease=self.settings.lease_name)
+                return False
+            time.sleep(self.settings.lease_retry)
+
+    def _rounds(self, max_rounds: int) -> int:
+        for round_ in range(1, max_rounds + 1):
+            try:
+                for info, ns in self._scopes():
+                    items, version = self.api.list(info, ns)
+                    self.store.replace_kind(info, items, version, ns)
+            except ApiError as err:
+                self.log("error", "cannot list", error=str(err), round=round_)
+                return 1
+            now = self.now()
+            snapshot = self.store.snapshot(dict(self.facts), now=now,
+                                           operator_namespace=self.settings.operator_namespace)
+            plans = reconcile_all(snapshot)
+            wanted: set[InspectKey] = set()
+            for plan in plans:
+                try:
+                    outcome = self.executor.execute(plan, now)
+                except (ApiError, NotLeader) as err:
+                    self.log("warning", "reconcile failed", key=plan.key, error=str(err) or "not leader")
+                    continue
+                self._report(plan.key, outcome)
+                wanted |= set(outcome.inspections)
+            requests = sorted(wanted)
+            for request, result in zip(
+                requests, self.pool.map(lambda q: inspect_one(self.inspector, q), requests), strict=True
+            ):
+                self.facts[request] = result
+            acted = sum(len(p.actions) for p in plans)
+            self.log("info", "round done", round=round_, actions=acted, writes=self.writes)
+            if acted == 0:
+                self.log("info", "converged", rounds=round_, writes=self.writes)
+                return 0
+        self.log("error", "not converged", rounds=max_rounds)
+        return 1
+
+
+def inspect_one(inspector: Inspector, request: InspectKey) -> InspectResult:
+    """One inspection; an inspector that raises is a registry failure, not a crash."""
+    try:
+        answer = inspector([request]).get(request)
+    except Exception as err:
+        return InspectFailure(FailureKind.UNREACHABLE, f"inspection failed: {type(err).__name__}")
+    return answer if answer is not None else InspectFailure(FailureKind.UNREACHABLE, "no answer")
+
+
+# --- the command ------------------------------------------------------------------------
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def add_operator_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kubeconfig", metavar="FILE", help="kubeconfig (default: in-cluster, then ~/.kube/config)"
+    )
+    parser.add_argument("--context", help="kubeconfig context (default: the current one)")
+    parser.add_argument(
+        "--namespace", metavar="NS", help="watch AIM objects in this namespace only (default: all)"
+    )
+    parser.add_argument("--operator-namespace", default=DEFAULT_OPERATOR_NAMESPACE, metavar="NS")
+    parser.add_argument("--once", action="store_true", help="reconcile everything until converged, then exit")
+    parser.add_argument("--max-rounds", type=_positive, default=20, metavar="N", help="rounds for --once")
+    parser.add_argument("--max-concurrent-inspections", type=_positive, default=4, metavar="N")
+    parser.add_argument("--images", metavar="FILE", help="answer inspections from an image facts file")
+    parser.add_argument("--lease-name", default="aimcore-operator")
+    parser.add_argument("--lease-namespace", metavar="NS", help="default: the operator namespace")
+    parser.add_argument("--identity", help="this replica's name in the lease (default: POD_NAME or host-pid)")
+    parser.add_argument("--no-leader-election", dest="leader_election", action="store_false",
+                        help="write without holding the lease (only one replica may run)")
+    parser.add_argument("--log-level", choices=tuple(LEVELS), default="info")
+
+
+def _identity(args: argparse.Namespace) -> str:
+    if args.identity:
+        return str(args.identity)
+    return os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _inspector(args: argparse.Namespace, api: KubeApi, log: JsonLog) -> Inspector | None:
+    if not args.images:
+        return kube_inspector(api)
+    from adapters.imagefacts import load_image_facts
+
+    facts, problems = load_image_facts(args.images)
+    for problem in problems:
+        log("error", "bad image facts file", problem=problem.render())
+    if problems:
+        return None
+    return lambda keys: {k: facts.inspect(k) for k in keys}
+
+
+def operator_command(args: argparse.Namespace) -> int:
+    """Run the operator; exit codes: 0 stopped cleanly or converged, 1 not converged, 2 bad setup."""
+    log = JsonLog(sys.stderr, getattr(args, "log_level", "info"))
+    identity = _identity(args)
+    try:
+        api = KubeApi.from_kubeconfig(args.kubeconfig, args.context, user_agent=f"aimcore/{identity}")
+    except ImportError:
+        log("error", "the Kubernetes client is not installed: pip install 'aimcore[kube]'")
+        return 2
+    except Exception as err:
+        log("error", "cannot load the cluster configuration", error=f"{type(err).__name__}: {err}")
+        return 2
+    inspector = _inspector(args, api, log)
+    if inspector is None:
+        return 2
+    settings = Settings(
+        namespace=args.namespace, operator_namespace=args.operator_namespace,
+        max_concurrent_inspections=args.max_concurrent_inspections,
+        leader_election=args.leader_election, lease_name=args.lease_name,
+        lease_namespace=args.lease_namespace, identity=identity,
+    )
+    operator = Operator(api, inspector, settings, log)
+    if args.once:
+        return operator.run_once(args.max_rounds)
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            log("info", "shutting down", signal=signum)
+            stop.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, on_signal)
+    return operator.run(stop)
