@@ -65,8 +65,11 @@ def _newer(incoming: str | None, stored: str | None) -> bool:
 class Store:
     """Objects by key, and the resourceVersion each kind's list/watch has reached."""
 
-    def __init__(self, log: Log | None = None) -> None:
+    def __init__(self, log: Log | None = None, read_as: Mapping[str, str] | None = None) -> None:
         self._lock = threading.Lock()
+        #: kind -> the apiVersion its objects are seen in. Every served version of an AIM kind
+        #: has one schema, so an object's version is the reader's choice, not the object's.
+        self._read_as = dict(read_as or {})
         self._objects: dict[ObjectKey, r.Resource] = {}
         self.versions: dict[str, str] = {}
         self._log = log or (lambda *a, **k: None)
@@ -88,6 +91,9 @@ class Store:
 
     def upsert(self, doc: Mapping[str, Any]) -> Change | None:
         """An ADDED/MODIFIED event, or an object the operator just wrote (write-through)."""
+        version = self._read_as.get(str(doc.get("kind") or ""))
+        if version is not None:
+            doc = {**doc, "apiVersion": version}
         obj, why = decode(doc)
         if obj is None:
             meta = doc.get("metadata") or {}

@@ -81,6 +81,9 @@ class Settings:
     #: First delay before a failed key or a failed inspection is tried again (doubles each time).
     retry_base: float = 0.5
     watch_timeout: int = 300
+    #: The version models are read in. Both versions share one schema in aimcore's CRDs, so an
+    #: object's apiVersion is the reader's choice: v1alpha2 gives every model its profiles (D23).
+    models_api_version: str = "v1alpha1"
 
 
 def dependents(change: Change, objects: Iterable[r.Resource], operator_namespace: str) -> set[ObjectKey]:
@@ -188,7 +191,9 @@ class Operator:
         self.settings = settings
         self.log = log
         self.now = now
-        self.store = Store(log)
+        self.store = Store(log, read_as={
+            kind: f"{r.GROUP}/{settings.models_api_version}" for kind in ("AIMModel", "AIMClusterModel")
+        })
         self.queue: WorkQueue[ObjectKey] = WorkQueue(base_delay=settings.retry_base)
         self.facts: dict[InspectKey, InspectResult] = {}
         self._expiry: dict[InspectKey, float] = {}
@@ -218,10 +223,15 @@ class Operator:
         """What to watch: namespaced kinds in --namespace (all when unset), and the pull
         secrets of cluster models in the operator namespace."""
         ns = self.settings.namespace
-        scopes = [(info, ns if info.namespaced else None) for info in WATCHED.values()]
+        scopes = [(self._read_as(info), ns if info.namespaced else None) for info in WATCHED.values()]
         if ns is not None and ns != self.settings.operator_namespace:
             scopes.append((SECRETS, self.settings.operator_namespace))
         return scopes
+
+    def _read_as(self, info: KindInfo) -> KindInfo:
+        if info.kind in ("AIMModel", "AIMClusterModel"):
+            return attrs.evolve(info, version=self.settings.models_api_version)
+        return info
 
     def may_write(self) -> bool:
         return self.leader is None or self.leader.is_leader()
@@ -477,6 +487,10 @@ def add_operator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-leader-election", dest="leader_election", action="store_false",
                         help="write without holding the lease (only one replica may run)")
     parser.add_argument("--log-level", choices=tuple(LEVELS), default="info")
+    parser.add_argument(
+        "--models-api-version", choices=("v1alpha1", "v1alpha2"), default="v1alpha1",
+        help="read models in this version; v1alpha2 models also get AIMProfiles (D23)",
+    )
 
 
 def _identity(args: argparse.Namespace) -> str:
@@ -518,6 +532,7 @@ def operator_command(args: argparse.Namespace) -> int:
         max_concurrent_inspections=args.max_concurrent_inspections,
         leader_election=args.leader_election, lease_name=args.lease_name,
         lease_namespace=args.lease_namespace, identity=identity,
+        models_api_version=args.models_api_version,
     )
     operator = Operator(api, inspector, settings, log)
     if args.once:

@@ -578,3 +578,19 @@ def test_registry_inspections_read_the_pull_secret_when_needed_and_never_show_it
     assert BASIC_PASSWORD not in everything and auth not in everything
     assert BASIC_PASSWORD not in logs.getvalue() and auth not in logs.getvalue()
     assert '"msg": "inspected"' in logs.getvalue()
+
+
+def test_models_read_as_v1alpha2_get_their_profiles(cluster: RunningFake, tmp_path: Path) -> None:
+    """D23 on a cluster: a model's apiVersion is the version it is read in (one schema, two versions)."""
+    cluster.api("user").create(AIM_KINDS["AIMModel"], model())
+    argv = ("--kubeconfig", _kubeconfig(tmp_path, cluster.url), "--once", "--identity", "v2",
+            "--images", str(ROOT / "fixtures/catalog.imagefacts"), "--models-api-version", "v1alpha2")
+    assert operator_command(_args(*argv)) == 0
+    assert len(cluster.fake.objects("aimservicetemplates")) == len(QWEN_TEMPLATES)
+    profiles = cluster.fake.objects("aimprofiles")
+    assert len(profiles) == len(QWEN_TEMPLATES)
+    assert {ns for ns, _ in profiles} == {"team"}
+    without = ("--kubeconfig", _kubeconfig(tmp_path, cluster.url), "--once", "--identity", "v1",
+               "--images", str(ROOT / "fixtures/catalog.imagefacts"))
+    assert operator_command(_args(*without)) == 0
+    assert len(cluster.fake.objects("aimprofiles")) == len(QWEN_TEMPLATES)  # never deleted for that
