@@ -21,9 +21,9 @@ from aimcore import naming
 from aimcore import resources as r
 from aimcore.images import (
     DeploymentImage,
+    EffectivePolicy,
     Unresolved,
     UnresolvedReason,
-    VersionPolicy,
     extract_tag,
     filter_versions,
     resolve_deployment_image,
@@ -160,7 +160,7 @@ def _version(template: r.Template, owner: r.Model | None) -> str:
     return (template.status.version if template.status else None) or ""
 
 
-def _policy(model: r.Model) -> VersionPolicy:
+def _policy(model: r.Model) -> EffectivePolicy:
     custom = model.spec.custom
     chosen = custom.version_policy if custom else None
     return version_policy(chosen.value if chosen else None)
@@ -293,7 +293,7 @@ def _owner_key(template: r.Template, owner: r.Model | None) -> ObjectKey:
     return ObjectKey("AIMClusterModel", "", template.spec.model_name)
 
 
-def _image(model: r.Model, policy: VersionPolicy, match: _Match) -> DeploymentImage | Unresolved:
+def _image(model: r.Model, policy: EffectivePolicy, match: _Match) -> DeploymentImage | Unresolved:
     """§7: spec.imageMetadata of the owner, when set, is used as is; else what inspection recorded."""
     owner = match.owner
     base_ref = None
@@ -312,7 +312,7 @@ def _image(model: r.Model, policy: VersionPolicy, match: _Match) -> DeploymentIm
 # ------------------------------------------------------------------------------- planning
 
 
-def _matches(model: r.Model, snapshot: Snapshot, policy: VersionPolicy) -> tuple[list[_Match], str]:
+def _matches(model: r.Model, snapshot: Snapshot, policy: EffectivePolicy) -> tuple[list[_Match], str]:
     """Matches in the reference's order (sources outer, templates inner), or why there are none."""
     pinned_tag = extract_tag(model.spec.image or "")
     filtered: list[tuple[r.Template, str, r.Model | None]] = []
@@ -323,7 +323,7 @@ def _matches(model: r.Model, snapshot: Snapshot, policy: VersionPolicy) -> tuple
         versions = [_version(t, o) for t, o in zip(candidates, owners, strict=True)]
         total += len(candidates)
         seen_versions += versions
-        if policy is VersionPolicy.PINNED and not pinned_tag:
+        if policy is EffectivePolicy.PINNED and not pinned_tag:
             continue
         for index in filter_versions(versions, policy, pinned_tag):
             filtered.append((candidates[index], versions[index], owners[index]))
@@ -338,7 +338,7 @@ def _matches(model: r.Model, snapshot: Snapshot, policy: VersionPolicy) -> tuple
 
 def _why_none(
     model: r.Model,
-    policy: VersionPolicy,
+    policy: EffectivePolicy,
     pinned_tag: str,
     total: int,
     versions: Sequence[str],
@@ -358,13 +358,13 @@ def _why_none(
             f"carry that aimId, or correct spec.aimId"
         )
     found = ", ".join(sorted({v or "(none)" for v in versions}))
-    if policy is VersionPolicy.PINNED and not pinned_tag:
+    if policy is EffectivePolicy.PINNED and not pinned_tag:
         return (
             f"versionPolicy pinned needs a tagged spec.image to pick a version ({total} template(s) with "
             f"aimId {aim_id} have versions {found}): set spec.image or custom.versionPolicy latest or any"
         )
     if not filtered:
-        target = f"version {pinned_tag}" if policy is VersionPolicy.PINNED else "a semver version"
+        target = f"version {pinned_tag}" if policy is EffectivePolicy.PINNED else "a semver version"
         return (
             f"{total} template(s) with aimId {aim_id} in {where}, none at {target} (policy {policy.value}; "
             f"versions found: {found}): change the spec.image tag or custom.versionPolicy"
@@ -460,7 +460,7 @@ def _stale(
 
 
 def _component(
-    policy: VersionPolicy,
+    policy: EffectivePolicy,
     made: Sequence[str],
     waits: Sequence[_Wait],
     matches: Sequence[_Match],

@@ -21,12 +21,12 @@ from docker_image import reference as _docker_ref
 
 __all__ = [
     "DeploymentImage",
+    "EffectivePolicy",
     "ImageReference",
     "ImageSource",
     "InvalidImageReference",
     "Unresolved",
     "UnresolvedReason",
-    "VersionPolicy",
     "extract_tag",
     "filter_versions",
     "latest_version",
@@ -214,23 +214,23 @@ def _fits_uint64(version: semver.Version) -> bool:
     return max(numbers) < _UINT64_LIMIT
 
 
-class VersionPolicy(enum.Enum):
-    """How a fine-tuned model picks template versions (D21)."""
+class EffectivePolicy(enum.Enum):
+    """The policy a fine-tuned model follows (D21): resources.VersionPolicy with `all` folded into `any`."""
 
     PINNED = "pinned"
     LATEST = "latest"
     ANY = "any"
 
 
-def version_policy(value: str | VersionPolicy | None) -> VersionPolicy:
+def version_policy(value: str | EffectivePolicy | None) -> EffectivePolicy:
     """Empty means pinned (the default); `all` is `any`; anything unknown is pinned, the safe choice."""
-    if isinstance(value, VersionPolicy):
+    if isinstance(value, EffectivePolicy):
         return value
     if value in ("any", "all"):
-        return VersionPolicy.ANY
+        return EffectivePolicy.ANY
     if value == "latest":
-        return VersionPolicy.LATEST
-    return VersionPolicy.PINNED
+        return EffectivePolicy.LATEST
+    return EffectivePolicy.PINNED
 
 
 _ZERO = semver.Version(0, 0, 0)
@@ -251,7 +251,7 @@ def latest_version(versions: Sequence[str]) -> str | None:
 
 
 def filter_versions(
-    versions: Sequence[str], policy: str | VersionPolicy | None, pinned_tag: str
+    versions: Sequence[str], policy: str | EffectivePolicy | None, pinned_tag: str
 ) -> list[int]:
     """Indexes of the versions a policy keeps, in input order.
 
@@ -259,9 +259,9 @@ def filter_versions(
     to its version. `pinned` is an exact string match against the image tag.
     """
     effective = version_policy(policy)
-    if effective is VersionPolicy.ANY:
+    if effective is EffectivePolicy.ANY:
         return list(range(len(versions)))
-    if effective is VersionPolicy.LATEST:
+    if effective is EffectivePolicy.LATEST:
         wanted = latest_version(versions)
         if wanted is None:
             return []
@@ -305,7 +305,7 @@ class Unresolved:
 
 
 def resolve_deployment_image(
-    policy: str | VersionPolicy | None,
+    policy: str | EffectivePolicy | None,
     model_image: str,
     owner_image: str | None,
     owner_base_ref: str | None,
@@ -319,7 +319,7 @@ def resolve_deployment_image(
     caller applies spec-over-status). `owner` names it in messages. Pinned with
     an image needs no owner at all.
     """
-    if version_policy(policy) is VersionPolicy.PINNED and model_image:
+    if version_policy(policy) is EffectivePolicy.PINNED and model_image:
         return DeploymentImage(model_image, ImageSource.PINNED)
     if owner_image is None:
         return Unresolved(UnresolvedReason.OWNER_NOT_FOUND, f"{owner} not found")

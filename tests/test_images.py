@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 
 from aimcore.images import (
     DeploymentImage,
+    EffectivePolicy,
     ImageReference,
     ImageSource,
     InvalidImageReference,
     Unresolved,
     UnresolvedReason,
-    VersionPolicy,
     extract_tag,
     filter_versions,
     latest_version,
@@ -270,17 +270,17 @@ def test_parse_version_is_tolerant_then_strict(tag: str, expected: str | None) -
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (None, VersionPolicy.PINNED),
-        ("", VersionPolicy.PINNED),
-        ("pinned", VersionPolicy.PINNED),
-        ("latest", VersionPolicy.LATEST),
-        ("any", VersionPolicy.ANY),
-        ("all", VersionPolicy.ANY),
-        ("newest", VersionPolicy.PINNED),
-        (VersionPolicy.LATEST, VersionPolicy.LATEST),
+        (None, EffectivePolicy.PINNED),
+        ("", EffectivePolicy.PINNED),
+        ("pinned", EffectivePolicy.PINNED),
+        ("latest", EffectivePolicy.LATEST),
+        ("any", EffectivePolicy.ANY),
+        ("all", EffectivePolicy.ANY),
+        ("newest", EffectivePolicy.PINNED),
+        (EffectivePolicy.LATEST, EffectivePolicy.LATEST),
     ],
 )
-def test_version_policy(value: str | VersionPolicy | None, expected: VersionPolicy) -> None:
+def test_version_policy(value: str | EffectivePolicy | None, expected: EffectivePolicy) -> None:
     assert version_policy(value) is expected
 
 
