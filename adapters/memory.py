@@ -122,11 +122,13 @@ class MemoryCluster:
         return changed
 
     def _owner_image(self, template: r.Template) -> str | None:
+        """The image of the template's model: the namespace model, else the cluster model (D16)."""
+        owner: r.Resource | None = None
         if isinstance(template, r.AIMServiceTemplate):
-            owner: r.Resource | None = self.objects.get(
+            owner = self.objects.get(
                 ObjectKey("AIMModel", template.metadata.namespace or "", template.spec.model_name)
             )
-        else:
+        if owner is None:
             owner = self.objects.get(ObjectKey("AIMClusterModel", "", template.spec.model_name))
         return owner.spec.image if isinstance(owner, r.AIMModel | r.AIMClusterModel) else None
 
