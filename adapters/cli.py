@@ -21,7 +21,7 @@ from adapters.manifests import load_catalog
 from adapters.memory import MemoryCluster
 from adapters.operator import add_operator_arguments, operator_command
 from adapters.output import render
-from adapters.simulate import Inspector, final_objects, run, run_once
+from adapters.simulate import Inspector, final_objects, paused_gc, run, run_once
 from aimcore.crds import crds
 from aimcore.facts import FailureKind, InspectFailure, InspectResult
 from aimcore.snapshot import DEFAULT_OPERATOR_NAMESPACE, InspectKey
@@ -98,7 +98,11 @@ def _reconcile(args: argparse.Namespace, out: TextIO, err: TextIO, *, once: bool
     cluster = MemoryCluster(
         (obj for obj, _ in catalog.objects), now=now, operator_namespace=args.operator_namespace, gpus=gpus
     )
-    outcome = run_once(cluster, inspector) if once else run(cluster, inspector, max_rounds=args.max_rounds)
+    with paused_gc():
+        if once:
+            outcome = run_once(cluster, inspector)
+        else:
+            outcome = run(cluster, inspector, max_rounds=args.max_rounds)
     report = {
         "converged": outcome.converged,
         "rounds": outcome.rounds,

@@ -173,12 +173,23 @@ def read_documents(files: Iterable[FsPath]) -> Iterator[Document | Located]:
 def load_catalog(paths: Sequence[str]) -> Catalog:
     """Read and check every manifest under `paths`; collect objects, problems and notes."""
     files, problems = expand(paths)
+    return check_documents(read_documents(files), problems)
+
+
+def read_text(text: str, file: str) -> Iterator[Document | Located]:
+    """The documents of one YAML text already in memory (as if read from `file`)."""
+    return _documents(text, file)
+
+
+def check_documents(items: Iterable[Document | Located], earlier: Sequence[Located] = ()) -> Catalog:
+    """Check documents already read; collect objects, problems and notes."""
+    problems = list(earlier)
     notes: list[Located] = []
     objects: list[tuple[r.Resource, Document]] = []
     secrets: list[dict[str, Any]] = []
     seen: dict[tuple[str, str, str], Document] = {}
     count = 0
-    for item in read_documents(files):
+    for item in items:
         if isinstance(item, Located):
             problems.append(item)
             continue

@@ -45,18 +45,25 @@ class MemoryCluster:
         self.objects: dict[ObjectKey, r.Resource] = {}
         self.facts: dict[InspectKey, InspectResult] = {}
         self._version = 0
+        #: The last snapshot taken: the next one reuses its normalised image references.
+        self._last: Snapshot | None = None
+        #: Templates whose status the stand-in controller last found up to date, with what it
+        #: depends on, so that an unchanged template is not recomputed every round.
+        self._settled: dict[ObjectKey, tuple[r.Resource, str | None, str, frozenset[str] | None]] = {}
         # Admitted in key order, so resourceVersions do not depend on the order of the inputs.
         for obj in sorted(objects, key=ObjectKey.of):
             self.objects[ObjectKey.of(obj)] = self._admit(obj, None)
 
     def snapshot(self) -> Snapshot:
-        return Snapshot.build(
+        self._last = Snapshot.build(
             self.objects.values(),
             self.facts,
             operator_namespace=self.operator_namespace,
             now=self.now,
             gpus=self.gpus,
+            previous=self._last,
         )
+        return self._last
 
     def _next_version(self) -> str:
         self._version += 1
@@ -99,6 +106,7 @@ class MemoryCluster:
         if obj is None or (uid is not None and obj.metadata.uid != uid):
             return []
         del self.objects[key]
+        self._settled.pop(key, None)
         gone = [key]
         orphans = [
             k
@@ -112,13 +120,29 @@ class MemoryCluster:
     def run_template_controller(self) -> int:
         """Give every template the status its controller would; returns how many changed."""
         changed = 0
-        for key, obj in sorted(self.objects.items()):
-            if not isinstance(obj, r.AIMServiceTemplate | r.AIMClusterServiceTemplate):
-                continue
-            status = template_status(obj, self.gpus, self.now, self._owner_image(obj))
+        templates = [
+            (key, obj)
+            for key, obj in self.objects.items()
+            if isinstance(obj, r.AIMServiceTemplate | r.AIMClusterServiceTemplate)
+        ]
+        templates.sort(key=lambda item: item[0])
+        for key, obj in templates:
+            owner_image = self._owner_image(obj)
+            settled = self._settled.get(key)
+            if (
+                settled is not None
+                and settled[0] is obj
+                and settled[1] == owner_image
+                and settled[2] == self.now
+                and settled[3] == self.gpus
+            ):
+                continue  # template_status is pure: the same inputs give the same (current) status
+            status = template_status(obj, self.gpus, self.now, owner_image)
             if status != obj.status:
                 self.set_status(key, status)
                 changed += 1
+            else:
+                self._settled[key] = (obj, owner_image, self.now, self.gpus)
         return changed
 
     def _owner_image(self, template: r.Template) -> str | None:

@@ -12,7 +12,7 @@ import attrs
 
 from aimcore import resources as r
 from aimcore.facts import FailureKind, ImageFacts, InspectFailure
-from aimcore.images import InvalidImageReference, normalize_image
+from aimcore.images import InvalidImageReference
 from aimcore.labels import MalformedLabel, has_aim_labels, parse_image_metadata
 from aimcore.plan import Inspect
 from aimcore.snapshot import InspectKey, SecretRef, Snapshot
@@ -99,7 +99,7 @@ def discover(
         return attrs.evolve(kept, component=component, never=True)
     image = spec.image or ""
     try:
-        normalized = normalize_image(image)
+        normalized = snapshot.normalized_image(image)
     except InvalidImageReference as err:
         return attrs.evolve(kept, component=_failed(f"spec.image is not a valid image reference: {err}"))
     secrets = pull_secrets(model, config_secrets, snapshot)

@@ -39,6 +39,8 @@ _EMPTY_PART = "part"
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _NOT_LABEL_CHAR = re.compile(r"[^a-z0-9-]")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Printable ASCII that neither Python's json nor Go's encoder escapes (no ", &, <, >, \\).
+_PLAIN_JSON = re.compile(r"[ !#-%'-;=?-\[\]-~]*")
 # Go's encoding/json escapes these even with raw UTF-8 output; Python's json does not.
 _GO_EXTRA_ESCAPES = str.maketrans(
     {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -50,6 +52,8 @@ _GO_EXTRA_ESCAPES = str.maketrans(
 
 def _go_lower(text: str) -> str:
     """Lowercase one code point at a time, as Go's strings.ToLower does (İ -> i, not i + dot)."""
+    if text.isascii():
+        return text.lower()  # the same answer, without a Python loop over the characters
     return "".join(lowered[0] if len(lowered := char.lower()) > 1 else lowered for char in text)
 
 
@@ -68,6 +72,8 @@ def go_json(value: HashInput) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if _PLAIN_JSON.fullmatch(value):
+        return f'"{value}"'  # nothing to escape: what both encoders below would give
     # A Go string cannot hold a lone surrogate; decoding one yields U+FFFD.
     text = _LONE_SURROGATE.sub("\ufffd", value)
     return json.dumps(text, ensure_ascii=False).translate(_GO_EXTRA_ESCAPES)

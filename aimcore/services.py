@@ -13,7 +13,7 @@ import attrs
 
 from aimcore import naming, resolution, runtimeconfig
 from aimcore import resources as r
-from aimcore.images import InvalidImageReference, normalize_image
+from aimcore.images import InvalidImageReference
 from aimcore.ownership import (
     ANNOTATION_DEPLOYMENT_IMAGE,
     LABEL_CUSTOM_MODEL,
@@ -143,7 +143,7 @@ def _model_from_image(
     """Reuse the one model with this image (namespace, then cluster), else create auto-<hash> (D2)."""
     namespace = service.metadata.namespace or ""
     try:
-        normalized = normalize_image(image)
+        normalized = snapshot.normalized_image(image)
     except InvalidImageReference as err:
         return ModelOutcome(Component(MODEL_READY, FAILED, "InvalidImageReference", str(err)))
     for kind in ("AIMModel", "AIMClusterModel"):
@@ -190,7 +190,7 @@ def _custom_model(
         base = DEFAULT_BASE_IMAGE
         note = f"no baseImage given; custom models run on {DEFAULT_BASE_IMAGE}"
     try:
-        normalized = normalize_image(base)
+        normalized = snapshot.normalized_image(base)
     except InvalidImageReference as err:
         return ModelOutcome(Component(MODEL_READY, FAILED, "InvalidImageReference", str(err)))
     for candidate in snapshot.models_with_image("AIMModel", namespace, normalized):

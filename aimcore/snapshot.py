@@ -21,9 +21,14 @@ R = TypeVar("R", bound=r.Resource)
 DEFAULT_OPERATOR_NAMESPACE = "aim-system"
 
 
-@attrs.frozen(order=True)
+@attrs.frozen(cache_hash=True)
 class ObjectKey:
-    """kind, namespace ("" for cluster-scoped kinds) and name of an object."""
+    """kind, namespace ("" for cluster-scoped kinds) and name of an object.
+
+    Ordered by (kind, namespace, name), as attrs' `order=True` would order it; the
+    comparisons are written out because keys are sorted by the hundred thousand and
+    attrs' generic ones build two tuples through a generator per comparison.
+    """
 
     kind: str
     namespace: str
@@ -32,6 +37,26 @@ class ObjectKey:
     @classmethod
     def of(cls, obj: r.Resource) -> ObjectKey:
         return cls(obj.kind, obj.metadata.namespace or "", obj.metadata.name or "")
+
+    def __lt__(self, other: ObjectKey) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.kind, self.namespace, self.name) < (other.kind, other.namespace, other.name)
+
+    def __le__(self, other: ObjectKey) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.kind, self.namespace, self.name) <= (other.kind, other.namespace, other.name)
+
+    def __gt__(self, other: ObjectKey) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.kind, self.namespace, self.name) > (other.kind, other.namespace, other.name)
+
+    def __ge__(self, other: ObjectKey) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.kind, self.namespace, self.name) >= (other.kind, other.namespace, other.name)
 
     def __str__(self) -> str:
         return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
@@ -51,14 +76,10 @@ class InspectKey:
     secrets: tuple[SecretRef, ...] = ()
 
 
-def _by_kind_namespace(
-    objects: Iterable[r.Resource], field: str
-) -> dict[tuple[str, str, str], tuple[ObjectKey, ...]]:
-    index: dict[tuple[str, str, str], list[ObjectKey]] = defaultdict(list)
-    for obj in objects:
-        value = getattr(obj.spec, field, None)  # type: ignore[union-attr]
-        if value:
-            index[(obj.kind, obj.metadata.namespace or "", value)].append(ObjectKey.of(obj))
+K = TypeVar("K")
+
+
+def _sorted_index(index: Mapping[K, list[ObjectKey]]) -> dict[K, tuple[ObjectKey, ...]]:
     return {k: tuple(sorted(v)) for k, v in index.items()}
 
 
@@ -84,6 +105,9 @@ class Snapshot:
     )
     _children: Mapping[str, tuple[ObjectKey, ...]] = attrs.field(factory=dict, alias="_children")
 
+    #: Image text -> normalize_image(text) (None when invalid), for every image a model names.
+    _images: Mapping[str, str | None] = attrs.field(factory=dict, alias="_images")
+
     @classmethod
     def build(
         cls,
@@ -93,33 +117,57 @@ class Snapshot:
         operator_namespace: str = DEFAULT_OPERATOR_NAMESPACE,
         now: str = "1970-01-01T00:00:00Z",
         gpus: Iterable[str] | None = None,
+        previous: Snapshot | None = None,
     ) -> Snapshot:
+        """Index `objects` in one pass.
+
+        `previous`, an earlier snapshot of the same world, only saves work: image
+        references it has already normalised are not parsed again.
+        """
         by_key = {ObjectKey.of(o): o for o in objects}
-        templates = [
-            o for o in by_key.values() if isinstance(o, r.AIMServiceTemplate | r.AIMClusterServiceTemplate)
-        ]
-        models = [o for o in by_key.values() if isinstance(o, r.AIMModel | r.AIMClusterModel)]
+        known = previous._images if previous is not None else {}
+        normalized_images: dict[str, str | None] = {}
+        by_model: dict[tuple[str, str, str], list[ObjectKey]] = defaultdict(list)
+        by_aim_id: dict[tuple[str, str, str], list[ObjectKey]] = defaultdict(list)
         images: dict[tuple[str, str, str], list[ObjectKey]] = defaultdict(list)
-        for model in models:
-            normalized = _normalized(model.spec.image)
-            if normalized:
-                images[(model.kind, model.metadata.namespace or "", normalized)].append(ObjectKey.of(model))
         children: dict[str, list[ObjectKey]] = defaultdict(list)
-        for obj in by_key.values():
+        for key, obj in by_key.items():
+            if isinstance(obj, r.AIMServiceTemplate | r.AIMClusterServiceTemplate):
+                spec = obj.spec
+                if spec.model_name:
+                    by_model[(key.kind, key.namespace, spec.model_name)].append(key)
+                if spec.aim_id:
+                    by_aim_id[(key.kind, key.namespace, spec.aim_id)].append(key)
+            elif isinstance(obj, r.AIMModel | r.AIMClusterModel):
+                image = obj.spec.image
+                if image:
+                    if image in normalized_images:
+                        normalized = normalized_images[image]
+                    else:
+                        normalized = known[image] if image in known else _normalized(image)
+                        normalized_images[image] = normalized
+                    if normalized:
+                        images[(key.kind, key.namespace, normalized)].append(key)
             for ref in obj.metadata.owner_references or ():
                 if ref.controller:
-                    children[ref.uid].append(ObjectKey.of(obj))
+                    children[ref.uid].append(key)
         return cls(
             objects=by_key,
             image_facts=dict(image_facts or {}),
             operator_namespace=operator_namespace,
             now=now,
             gpus=frozenset(gpus) if gpus is not None else None,
-            _templates_by_model=_by_kind_namespace(templates, "model_name"),
-            _templates_by_aim_id=_by_kind_namespace(templates, "aim_id"),
-            _models_by_image={k: tuple(sorted(v)) for k, v in images.items()},
-            _children={k: tuple(sorted(v)) for k, v in children.items()},
+            _templates_by_model=_sorted_index(by_model),
+            _templates_by_aim_id=_sorted_index(by_aim_id),
+            _models_by_image=_sorted_index(images),
+            _children=_sorted_index(children),
+            _images=normalized_images,
         )
+
+    def normalized_image(self, image: str) -> str:
+        """`normalize_image(image)`, answered from the index when a model names the same text."""
+        found = self._images.get(image)
+        return found if found is not None else normalize_image(image)
 
     def get(self, kind: type[R], namespace: str | None, name: str) -> R | None:
         obj = self.objects.get(ObjectKey(kind.KIND, namespace or "", name))
