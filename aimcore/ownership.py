@@ -102,6 +102,8 @@ def same_but_defaults(want: Any, have: Any) -> bool:
     An API server fills CRD defaults in (resourceName amd.com/gpu, ...); without this a
     steady cluster would see a no-op apply on every reconcile.
     """
+    if want == have:
+        return True
     if type(want) is not type(have):
         return False
     if attrs.has(type(want)):
