@@ -17,7 +17,8 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -86,74 +87,111 @@ class Settings:
     models_api_version: str = "v1alpha1"
 
 
+@attrs.frozen
+class DependencyIndex:
+    """Who depends on what, built once per batch of changes, so that a batch costs what it
+    touches: the first list of a large cluster is thousands of changes at once."""
+
+    #: namespace ("" for cluster-scoped) -> keys, for services and for fine-tuned models
+    services: Mapping[str, tuple[ObjectKey, ...]]
+    fine_tuned: Mapping[str, tuple[ObjectKey, ...]]
+    #: aimId -> models with that spec.aimId
+    by_aim_id: Mapping[str, tuple[tuple[ObjectKey, str], ...]]
+    #: runtime config name -> models and services using it (their own or `default`)
+    by_config: Mapping[str, tuple[ObjectKey, ...]]
+    #: secret name -> models and services naming it, and runtime configs naming it
+    by_secret: Mapping[str, tuple[ObjectKey, ...]]
+    configs_by_secret: Mapping[str, frozenset[str]]
+
+    @classmethod
+    def build(cls, objects: Iterable[r.Resource]) -> DependencyIndex:
+        services: dict[str, list[ObjectKey]] = defaultdict(list)
+        fine_tuned: dict[str, list[ObjectKey]] = defaultdict(list)
+        by_aim_id: dict[str, list[tuple[ObjectKey, str]]] = defaultdict(list)
+        by_config: dict[str, list[ObjectKey]] = defaultdict(list)
+        by_secret: dict[str, list[ObjectKey]] = defaultdict(list)
+        configs_by_secret: dict[str, set[str]] = defaultdict(set)
+        for obj in objects:
+            key = ObjectKey.of(obj)
+            if isinstance(obj, r.AIMRuntimeConfig | r.AIMClusterRuntimeConfig):
+                for ref in (obj.spec.image_pull_secrets if obj.spec else None) or ():
+                    configs_by_secret[ref.name].add(obj.metadata.name or "")
+                continue
+            if not isinstance(obj, r.AIMModel | r.AIMClusterModel | r.AIMService):
+                continue
+            by_config[obj.spec.runtime_config_name or "default"].append(key)
+            for ref in obj.spec.image_pull_secrets or ():
+                by_secret[ref.name].append(key)
+            if isinstance(obj, r.AIMService):
+                services[key.namespace].append(key)
+                continue
+            if obj.spec.aim_id:
+                by_aim_id[obj.spec.aim_id].append((key, key.namespace))
+                if obj.spec.model_sources:
+                    fine_tuned[key.namespace].append(key)
+        return cls(
+            services={k: tuple(v) for k, v in services.items()},
+            fine_tuned={k: tuple(v) for k, v in fine_tuned.items()},
+            by_aim_id={k: tuple(v) for k, v in by_aim_id.items()},
+            by_config={k: tuple(v) for k, v in by_config.items()},
+            by_secret={k: tuple(v) for k, v in by_secret.items()},
+            configs_by_secret={k: frozenset(v) for k, v in configs_by_secret.items()},
+        )
+
+
+def _in_scope(index: Mapping[str, tuple[ObjectKey, ...]], namespace: str) -> Iterable[ObjectKey]:
+    """What an object in `namespace` can affect: that namespace, or everything for "" (cluster)."""
+    if namespace == "":
+        return (key for keys in index.values() for key in keys)
+    return index.get(namespace, ())
+
+
 def dependents(change: Change, objects: Iterable[r.Resource], operator_namespace: str) -> set[ObjectKey]:
     """The reconciled keys whose plan may differ because `change` happened."""
+    return dependents_of([change], DependencyIndex.build(objects), operator_namespace)
+
+
+def dependents_of(
+    changes: Iterable[Change], index: DependencyIndex, operator_namespace: str
+) -> set[ObjectKey]:
     found: set[ObjectKey] = set()
-    everything = list(objects)
-    for obj in (change.before, change.after):
-        if obj is None:
-            continue
-        key = change.key
-        if key.kind in RECONCILED_KINDS:
-            found.add(key)
-        for ref in obj.metadata.owner_references or ():
-            owner_cls = r.KINDS.get(ref.kind)
-            if owner_cls is not None and ref.kind in RECONCILED_KINDS:
-                found.add(ObjectKey(ref.kind, key.namespace if owner_cls.NAMESPACED else "", ref.name))
-        found |= _related(obj, key, everything, operator_namespace)
+    for change in changes:
+        for obj in (change.before, change.after):
+            if obj is None:
+                continue
+            key = change.key
+            if key.kind in RECONCILED_KINDS:
+                found.add(key)
+            for ref in obj.metadata.owner_references or ():
+                owner_cls = r.KINDS.get(ref.kind)
+                if owner_cls is not None and ref.kind in RECONCILED_KINDS:
+                    found.add(ObjectKey(ref.kind, key.namespace if owner_cls.NAMESPACED else "", ref.name))
+            found |= _related(obj, key, index, operator_namespace)
     return found
 
 
-def _in_scope(candidate: ObjectKey, namespace: str) -> bool:
-    """Whether an object in `namespace` ("" for cluster-scoped) can affect `candidate`."""
-    return namespace == "" or candidate.namespace == namespace
-
-
-def _related(
-    obj: r.Resource, key: ObjectKey, everything: list[r.Resource], operator_ns: str
-) -> set[ObjectKey]:
+def _related(obj: r.Resource, key: ObjectKey, index: DependencyIndex, operator_ns: str) -> set[ObjectKey]:
     found: set[ObjectKey] = set()
     ns = key.namespace
     if isinstance(obj, r.AIMServiceTemplate | r.AIMClusterServiceTemplate):
         model_kind = "AIMModel" if isinstance(obj, r.AIMServiceTemplate) else "AIMClusterModel"
         found.add(ObjectKey(model_kind, ns, obj.spec.model_name))
-        for other in everything:
-            other_key = ObjectKey.of(other)
-            if not _in_scope(other_key, ns):
-                continue
-            if isinstance(other, r.AIMModel | r.AIMClusterModel) and obj.spec.aim_id \
-                    and other.spec.aim_id == obj.spec.aim_id:
-                found.add(other_key)  # fine-tuned models copy the templates of their aimId
-            if isinstance(other, r.AIMService):
-                found.add(other_key)  # services select among templates
+        if obj.spec.aim_id:  # fine-tuned models copy the templates of their aimId
+            found.update(k for k, k_ns in index.by_aim_id.get(obj.spec.aim_id, ()) if ns in ("", k_ns))
+        found.update(_in_scope(index.services, ns))  # services select among templates
     elif isinstance(obj, r.AIMModel | r.AIMClusterModel):
         # Services resolve models; fine-tuned copies take their version from the source's owner.
-        for other in everything:
-            fine_tuned = isinstance(other, r.AIMModel | r.AIMClusterModel) and bool(
-                other.spec.aim_id and other.spec.model_sources
-            )
-            if _in_scope(ObjectKey.of(other), ns) and (isinstance(other, r.AIMService) or fine_tuned):
-                found.add(ObjectKey.of(other))
+        found.update(_in_scope(index.services, ns))
+        found.update(_in_scope(index.fine_tuned, ns))
     elif isinstance(obj, r.AIMRuntimeConfig | r.AIMClusterRuntimeConfig):
-        name = obj.metadata.name or ""
-        for other in everything:
-            if isinstance(other, r.AIMModel | r.AIMClusterModel | r.AIMService) \
-                    and _in_scope(ObjectKey.of(other), ns) \
-                    and (other.spec.runtime_config_name or "default") == name:
-                found.add(ObjectKey.of(other))
+        found.update(k for k in index.by_config.get(obj.metadata.name or "", ()) if ns in ("", k.namespace))
     elif isinstance(obj, r.Secret):
         name = obj.metadata.name or ""
-        configs = {c.metadata.name for c in everything
-                   if isinstance(c, r.AIMRuntimeConfig | r.AIMClusterRuntimeConfig) and c.spec
-                   and any(s.name == name for s in c.spec.image_pull_secrets or ())}
-        for other in everything:
-            if not isinstance(other, r.AIMModel | r.AIMClusterModel | r.AIMService):
-                continue
-            other_key = ObjectKey.of(other)
-            visible = other_key.namespace == ns or (other_key.namespace == "" and ns == operator_ns)
-            uses = any(s.name == name for s in other.spec.image_pull_secrets or ()) or \
-                (other.spec.runtime_config_name or "default") in configs
-            if visible and uses:
+        users = set(index.by_secret.get(name, ()))
+        for config in index.configs_by_secret.get(name, ()):
+            users.update(index.by_config.get(config, ()))
+        for other_key in users:
+            if other_key.namespace == ns or (other_key.namespace == "" and ns == operator_ns):
                 found.add(other_key)
     return found
 
@@ -241,10 +279,9 @@ class Operator:
     def on_change(self, changes: list[Change]) -> None:
         if not changes:
             return
-        objects = self.store.objects()
-        for change in changes:
-            for key in dependents(change, objects, self.settings.operator_namespace):
-                self.queue.add(key)
+        index = DependencyIndex.build(self.store.objects())
+        for key in sorted(dependents_of(changes, index, self.settings.operator_namespace)):
+            self.queue.add(key)
 
     # --- the loop ---------------------------------------------------------------------
 
