@@ -77,7 +77,7 @@ def run(cluster: MemoryCluster, inspector: Inspector, *, max_rounds: int) -> Out
         for plan in plans:
             for action in plan.actions:
                 recorded.append(Recorded(round_, verb(action), _subject(plan, action)))
-                _execute(cluster, action, wanted)
+                execute_action(cluster, action, wanted)
         if wanted:
             cluster.facts.update(inspector(sorted(set(wanted))))
         changed_templates = cluster.run_template_controller()
@@ -95,7 +95,7 @@ def run_once(cluster: MemoryCluster, inspector: Inspector) -> Outcome:
     for plan in plans:
         for action in plan.actions:
             recorded.append(Recorded(1, verb(action), _subject(plan, action)))
-            _execute(cluster, action, wanted)
+            execute_action(cluster, action, wanted)
     if wanted:
         cluster.facts.update(inspector(sorted(set(wanted))))
     converged = not any(p.actions for p in plans)
@@ -110,7 +110,8 @@ def _subject(plan: Plan, action: Any) -> ObjectKey:
     return plan.key
 
 
-def _execute(cluster: MemoryCluster, action: Any, wanted: list[InspectKey]) -> None:
+def execute_action(cluster: MemoryCluster, action: Any, wanted: list[InspectKey]) -> None:
+    """Carry one action out in the cluster; an inspection is collected in `wanted` for later."""
     if isinstance(action, Apply):
         cluster.apply(action.obj)
     elif isinstance(action, Delete):

@@ -10,6 +10,7 @@ import attrs
 from hypothesis import settings
 
 from adapters.memory import MemoryCluster
+from adapters.simulate import execute_action
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.plan import Apply, Delete, Inspect, Plan, UpdateStatus
@@ -78,14 +79,7 @@ def execute(cluster: MemoryCluster, catalog: Catalog, plans: Sequence[Plan]) -> 
     wanted: list[InspectKey] = []
     for plan in plans:
         for action in plan.actions:
-            if isinstance(action, Apply):
-                cluster.apply(action.obj)
-            elif isinstance(action, Delete):
-                cluster.delete(action.key, action.uid)
-            elif isinstance(action, UpdateStatus):
-                cluster.set_status(action.key, action.status)
-            elif isinstance(action, Inspect):
-                wanted.append(action.request)
+            execute_action(cluster, action, wanted)
     for request in sorted(set(wanted)):
         cluster.facts[request] = catalog.inspect(request)
 
