@@ -73,9 +73,11 @@ class Store:
         self._objects: dict[ObjectKey, r.Resource] = {}
         self.versions: dict[str, str] = {}
         self._log = log or (lambda *a, **k: None)
-        #: The last snapshot's indexes, rebuilt only after the objects changed: a reconcile
-        #: of one key then costs what that key touches, not a pass over the whole store.
+        #: The last snapshot's indexes and what changed since: a snapshot is updated with
+        #: the changes (rebuilt only when most of the store changed), so a reconcile costs
+        #: what it touches, not a pass over the whole store.
         self._indexed: Snapshot | None = None
+        self._pending: dict[ObjectKey, r.Resource | None] = {}
 
     def get(self, key: ObjectKey) -> r.Resource | None:
         with self._lock:
@@ -107,7 +109,7 @@ class Store:
                                                  before.metadata.resource_version):
                 return None
             self._objects[key] = obj
-            self._indexed = None
+            self._pending[key] = obj
         return Change(key, before, obj)
 
     def remove(self, doc: Mapping[str, Any]) -> Change | None:
@@ -120,14 +122,14 @@ class Store:
             if before is None or (uid and before.metadata.uid and before.metadata.uid != uid):
                 return None
             del self._objects[key]
-            self._indexed = None
+            self._pending[key] = None
         return Change(key, before, None)
 
     def forget(self, key: ObjectKey) -> Change | None:
         """The operator deleted `key` itself."""
         with self._lock:
             before = self._objects.pop(key, None)
-            self._indexed = None
+            self._pending[key] = None
         return Change(key, before, None) if before is not None else None
 
     def replace_kind(
@@ -150,7 +152,7 @@ class Store:
             ]
             for key in stale:
                 changes.append(Change(key, self._objects.pop(key), None))
-                self._indexed = None
+                self._pending[key] = None
             self.versions[info.kind] = resource_version
         return changes
 
@@ -164,8 +166,12 @@ class Store:
     ) -> Snapshot:
         with self._lock:
             indexed = self._indexed
-            if indexed is None:
-                indexed = self._indexed = Snapshot.build(self._objects.values())
+            if indexed is None or len(self._pending) > len(self._objects) // 4:
+                indexed = Snapshot.build(self._objects.values())
+            elif self._pending:
+                indexed = indexed.with_changes(self._pending)
+            self._indexed = indexed
+            self._pending = {}
         return attrs.evolve(
             indexed,
             image_facts=dict(facts),

@@ -139,6 +139,16 @@ class DependencyIndex:
         )
 
 
+_INDEXED_KINDS = ("AIMModel", "AIMClusterModel", "AIMService", "AIMRuntimeConfig", "AIMClusterRuntimeConfig")
+
+
+def _moves_dependencies(change: Change) -> bool:
+    if change.key.kind not in _INDEXED_KINDS:
+        return False
+    before, after = change.before, change.after
+    return before is None or after is None or getattr(before, "spec", None) != getattr(after, "spec", None)
+
+
 def _in_scope(index: Mapping[str, tuple[ObjectKey, ...]], namespace: str) -> Iterable[ObjectKey]:
     """What an object in `namespace` can affect: that namespace, or everything for "" (cluster)."""
     if namespace == "":
@@ -239,6 +249,9 @@ class Operator:
         self._askers: dict[InspectKey, set[ObjectKey]] = {}
         self._inflight: set[InspectKey] = set()
         self._lock = threading.Lock()
+        #: Rebuilt only when a change can move a dependency (a model, service or runtime
+        #: config appears, goes or changes its spec); status and template writes cannot.
+        self._dependencies: DependencyIndex | None = None
         self.pool = ThreadPoolExecutor(settings.max_concurrent_inspections, thread_name_prefix="inspect")
         self.leader: LeaderElector | None = None
         if settings.leader_election:
@@ -279,7 +292,10 @@ class Operator:
     def on_change(self, changes: list[Change]) -> None:
         if not changes:
             return
-        index = DependencyIndex.build(self.store.objects())
+        with self._lock:
+            index = self._dependencies
+            if index is None or any(_moves_dependencies(c) for c in changes):
+                index = self._dependencies = DependencyIndex.build(self.store.objects())
         for key in sorted(dependents_of(changes, index, self.settings.operator_namespace)):
             self.queue.add(key)
 

@@ -7,8 +7,8 @@ reconcile costs what its object touches, not the size of the cluster.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from typing import TypeVar
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, TypeVar
 
 import attrs
 
@@ -127,41 +127,60 @@ class Snapshot:
         by_key = {ObjectKey.of(o): o for o in objects}
         known = previous._images if previous is not None else {}
         normalized_images: dict[str, str | None] = {}
-        by_model: dict[tuple[str, str, str], list[ObjectKey]] = defaultdict(list)
-        by_aim_id: dict[tuple[str, str, str], list[ObjectKey]] = defaultdict(list)
-        images: dict[tuple[str, str, str], list[ObjectKey]] = defaultdict(list)
-        children: dict[str, list[ObjectKey]] = defaultdict(list)
+        indexes: tuple[dict[Any, list[ObjectKey]], ...] = tuple(defaultdict(list) for _ in range(4))
         for key, obj in by_key.items():
-            if isinstance(obj, r.AIMServiceTemplate | r.AIMClusterServiceTemplate):
-                spec = obj.spec
-                if spec.model_name:
-                    by_model[(key.kind, key.namespace, spec.model_name)].append(key)
-                if spec.aim_id:
-                    by_aim_id[(key.kind, key.namespace, spec.aim_id)].append(key)
-            elif isinstance(obj, r.AIMModel | r.AIMClusterModel):
-                image = obj.spec.image
-                if image:
-                    if image in normalized_images:
-                        normalized = normalized_images[image]
-                    else:
-                        normalized = known[image] if image in known else _normalized(image)
-                        normalized_images[image] = normalized
-                    if normalized:
-                        images[(key.kind, key.namespace, normalized)].append(key)
-            for ref in obj.metadata.owner_references or ():
-                if ref.controller:
-                    children[ref.uid].append(key)
+            for which, entry in _entries(key, obj, known, normalized_images):
+                indexes[which][entry].append(key)
+        by_model, by_aim_id, images, children = [_sorted_index(index) for index in indexes]
         return cls(
             objects=by_key,
             image_facts=dict(image_facts or {}),
             operator_namespace=operator_namespace,
             now=now,
             gpus=frozenset(gpus) if gpus is not None else None,
-            _templates_by_model=_sorted_index(by_model),
-            _templates_by_aim_id=_sorted_index(by_aim_id),
-            _models_by_image=_sorted_index(images),
-            _children=_sorted_index(children),
+            _templates_by_model=by_model,
+            _templates_by_aim_id=by_aim_id,
+            _models_by_image=images,
+            _children=children,
             _images=normalized_images,
+        )
+
+    def with_changes(self, changed: Mapping[ObjectKey, r.Resource | None]) -> Snapshot:
+        """This snapshot with some objects replaced, added or (None) removed.
+
+        The same as building from scratch, at the cost of the changed objects plus
+        copying the maps: what an operator does after each watch event or write.
+        """
+        objects = dict(self.objects)
+        images = dict(self._images)
+        indexes: list[dict[Any, tuple[ObjectKey, ...]]] = [
+            dict(self._templates_by_model),
+            dict(self._templates_by_aim_id),
+            dict(self._models_by_image),
+            dict(self._children),
+        ]
+        for key, new in changed.items():
+            old = objects.pop(key, None)
+            if old is not None:
+                for which, entry in _entries(key, old, images, images):
+                    remaining = tuple(k for k in indexes[which].get(entry, ()) if k != key)
+                    if remaining:
+                        indexes[which][entry] = remaining
+                    else:
+                        indexes[which].pop(entry, None)
+            if new is not None:
+                objects[key] = new
+                for which, entry in _entries(key, new, images, images):
+                    indexes[which][entry] = tuple(sorted((*indexes[which].get(entry, ()), key)))
+        by_model, by_aim_id, by_image, children = indexes
+        return attrs.evolve(
+            self,
+            objects=objects,
+            _templates_by_model=by_model,
+            _templates_by_aim_id=by_aim_id,
+            _models_by_image=by_image,
+            _children=children,
+            _images=images,
         )
 
     def normalized_image(self, image: str) -> str:
@@ -197,6 +216,40 @@ class Snapshot:
         self, index: Mapping[tuple[str, str, str], tuple[ObjectKey, ...]], key: tuple[str, str, str]
     ) -> tuple[r.Resource, ...]:
         return tuple(self.objects[k] for k in index.get(key, ()))
+
+
+_BY_MODEL, _BY_AIM_ID, _BY_IMAGE, _CHILDREN = range(4)
+
+
+def _entries(
+    key: ObjectKey,
+    obj: r.Resource,
+    known: Mapping[str, str | None],
+    normalized: dict[str, str | None],
+) -> Iterator[tuple[int, Any]]:
+    """The index entries one object makes: (which index, entry key).
+
+    Normalised images are read from `known` or computed, and recorded in `normalized`.
+    """
+    if isinstance(obj, r.AIMServiceTemplate | r.AIMClusterServiceTemplate):
+        spec = obj.spec
+        if spec.model_name:
+            yield _BY_MODEL, (key.kind, key.namespace, spec.model_name)
+        if spec.aim_id:
+            yield _BY_AIM_ID, (key.kind, key.namespace, spec.aim_id)
+    elif isinstance(obj, r.AIMModel | r.AIMClusterModel):
+        image = obj.spec.image
+        if image:
+            if image in normalized:
+                found = normalized[image]
+            else:
+                found = known[image] if image in known else _normalized(image)
+                normalized[image] = found
+            if found:
+                yield _BY_IMAGE, (key.kind, key.namespace, found)
+    for ref in obj.metadata.owner_references or ():
+        if ref.controller:
+            yield _CHILDREN, ref.uid
 
 
 def _templates(found: Iterable[r.Resource]) -> tuple[r.Template, ...]:
