@@ -82,6 +82,9 @@ class Settings:
     #: First delay before a failed key or a failed inspection is tried again (doubles each time).
     retry_base: float = 0.5
     watch_timeout: int = 300
+    #: Seconds between reconciles of everything, for what no watch reports (a registry whose
+    #: tag moved, a clock-driven retry that was lost); 0 turns it off.
+    resync_seconds: float = 600.0
     #: The version models are read in. Both versions share one schema in aimcore's CRDs, so an
     #: object's apiVersion is the reader's choice: v1alpha2 gives every model its profiles (D23).
     models_api_version: str = "v1alpha1"
@@ -314,6 +317,7 @@ class Operator:
                 stop.wait(0.05)
             if self.leader is not None and not stop.is_set():
                 self.leader.start()
+            resynced = time.monotonic()
             while not stop.is_set():
                 self._expire_facts()
                 now_leading = self.may_write()
@@ -321,9 +325,13 @@ class Operator:
                     leading = now_leading
                     if leading:
                         self.log("info", "reconciling everything: this replica writes now")
-                        for known in self.store.all_keys():
-                            if known.kind in RECONCILED_KINDS:
-                                self.queue.add(known)
+                        self._enqueue_everything()
+                        resynced = time.monotonic()
+                resync = self.settings.resync_seconds
+                if leading and resync > 0 and time.monotonic() - resynced >= resync:
+                    self.log("debug", "periodic resync")
+                    self._enqueue_everything()
+                    resynced = time.monotonic()
                 if not leading:
                     stop.wait(0.05)
                     continue
@@ -334,6 +342,11 @@ class Operator:
             self.shutdown()
         self.log("info", "operator stopped", writes=self.writes)
         return 0
+
+    def _enqueue_everything(self) -> None:
+        for known in self.store.all_keys():
+            if known.kind in RECONCILED_KINDS:
+                self.queue.add(known)
 
     def shutdown(self) -> None:
         self.queue.shutdown()
@@ -541,6 +554,10 @@ def add_operator_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write without holding the lease (only one replica may run)")
     parser.add_argument("--log-level", choices=tuple(LEVELS), default="info")
     parser.add_argument(
+        "--resync-seconds", type=float, default=600.0, metavar="S",
+        help="reconcile everything every S seconds (default 600; 0: never)",
+    )
+    parser.add_argument(
         "--models-api-version", choices=("v1alpha1", "v1alpha2"), default="v1alpha1",
         help="read models in this version; v1alpha2 models also get AIMProfiles (D23)",
     )
@@ -586,6 +603,7 @@ def operator_command(args: argparse.Namespace) -> int:
         leader_election=args.leader_election, lease_name=args.lease_name,
         lease_namespace=args.lease_namespace, identity=identity,
         models_api_version=args.models_api_version,
+        resync_seconds=args.resync_seconds,
     )
     operator = Operator(api, inspector, settings, log)
     if args.once:

@@ -594,3 +594,18 @@ def test_models_read_as_v1alpha2_get_their_profiles(cluster: RunningFake, tmp_pa
                "--images", str(ROOT / "fixtures/catalog.imagefacts"))
     assert operator_command(_args(*without)) == 0
     assert len(cluster.fake.objects("aimprofiles")) == len(QWEN_TEMPLATES)  # never deleted for that
+
+
+def test_periodic_resync_reconciles_everything_and_a_steady_cluster_stays_unwritten(
+    cluster: RunningFake,
+) -> None:
+    cluster.api("user").create(AIM_KINDS["AIMModel"], model())
+    inspector = FactsInspector("fixtures/catalog.imagefacts")
+    with running_operator(cluster, inspector, resync_seconds=0.2) as operator:
+        wait_for(lambda: condition(cluster.fake.objects("aimmodels")[("team", "qwen")],
+                                   "ServiceTemplatesReady").get("reason") == "TemplatesProgressing")
+        wait_for(operator.idle)
+        writes, reconciles = operator.writes, operator.reconciles
+        wait_for(lambda: operator.reconciles >= reconciles + 2)  # two resyncs of the one model
+        wait_for(operator.idle)
+        assert operator.writes == writes
