@@ -21,8 +21,9 @@ from typing import Any
 
 import attrs
 
+from adapters.dependents import Change
 from adapters.kubeapi import WATCHED, ApiError, Backoff, KindInfo, KubeApi, with_retries
-from adapters.kubestore import Change, Store
+from adapters.kubestore import Store
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.ownership import needs_apply

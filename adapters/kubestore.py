@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from adapters.dependents import Change
 from adapters.kubeapi import ApiError, Backoff, KindInfo, KubeApi, WatchStream
 from aimcore import codec
 from aimcore import resources as r
@@ -23,15 +24,6 @@ from aimcore.snapshot import InspectKey, ObjectKey, Snapshot
 from aimcore.validation import check_document
 
 Log = Callable[..., None]
-
-
-@attrs.frozen
-class Change:
-    """One object's before and after (None: absent)."""
-
-    key: ObjectKey
-    before: r.Resource | None
-    after: r.Resource | None
 
 
 def decode(doc: Mapping[str, Any]) -> tuple[r.Resource | None, str]:

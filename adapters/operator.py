@@ -17,17 +17,17 @@ import socket
 import sys
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import attrs
 
+from adapters.dependents import Change, DependencyIndex, dependents_of, moves_dependencies
 from adapters.kubeapi import SECRETS, WATCHED, ApiError, Backoff, KindInfo, KubeApi
 from adapters.kubeexec import Executor, NotLeader, Outcome
-from adapters.kubestore import Change, Store, Watcher
+from adapters.kubestore import Store, Watcher
 from adapters.leader import LeaderElector
 from adapters.simulate import Inspector
 from adapters.workqueue import WorkQueue
@@ -88,125 +88,6 @@ class Settings:
     #: The version models are read in. Both versions share one schema in aimcore's CRDs, so an
     #: object's apiVersion is the reader's choice: v1alpha2 gives every model its profiles (D23).
     models_api_version: str = "v1alpha1"
-
-
-@attrs.frozen
-class DependencyIndex:
-    """Who depends on what, built once per batch of changes, so that a batch costs what it
-    touches: the first list of a large cluster is thousands of changes at once."""
-
-    #: namespace ("" for cluster-scoped) -> keys, for services and for fine-tuned models
-    services: Mapping[str, tuple[ObjectKey, ...]]
-    fine_tuned: Mapping[str, tuple[ObjectKey, ...]]
-    #: aimId -> models with that spec.aimId
-    by_aim_id: Mapping[str, tuple[tuple[ObjectKey, str], ...]]
-    #: runtime config name -> models and services using it (their own or `default`)
-    by_config: Mapping[str, tuple[ObjectKey, ...]]
-    #: secret name -> models and services naming it, and runtime configs naming it
-    by_secret: Mapping[str, tuple[ObjectKey, ...]]
-    configs_by_secret: Mapping[str, frozenset[str]]
-
-    @classmethod
-    def build(cls, objects: Iterable[r.Resource]) -> DependencyIndex:
-        services: dict[str, list[ObjectKey]] = defaultdict(list)
-        fine_tuned: dict[str, list[ObjectKey]] = defaultdict(list)
-        by_aim_id: dict[str, list[tuple[ObjectKey, str]]] = defaultdict(list)
-        by_config: dict[str, list[ObjectKey]] = defaultdict(list)
-        by_secret: dict[str, list[ObjectKey]] = defaultdict(list)
-        configs_by_secret: dict[str, set[str]] = defaultdict(set)
-        for obj in objects:
-            key = ObjectKey.of(obj)
-            if isinstance(obj, r.AIMRuntimeConfig | r.AIMClusterRuntimeConfig):
-                for ref in (obj.spec.image_pull_secrets if obj.spec else None) or ():
-                    configs_by_secret[ref.name].add(obj.metadata.name or "")
-                continue
-            if not isinstance(obj, r.AIMModel | r.AIMClusterModel | r.AIMService):
-                continue
-            by_config[obj.spec.runtime_config_name or "default"].append(key)
-            for ref in obj.spec.image_pull_secrets or ():
-                by_secret[ref.name].append(key)
-            if isinstance(obj, r.AIMService):
-                services[key.namespace].append(key)
-                continue
-            if obj.spec.aim_id:
-                by_aim_id[obj.spec.aim_id].append((key, key.namespace))
-                if obj.spec.model_sources:
-                    fine_tuned[key.namespace].append(key)
-        return cls(
-            services={k: tuple(v) for k, v in services.items()},
-            fine_tuned={k: tuple(v) for k, v in fine_tuned.items()},
-            by_aim_id={k: tuple(v) for k, v in by_aim_id.items()},
-            by_config={k: tuple(v) for k, v in by_config.items()},
-            by_secret={k: tuple(v) for k, v in by_secret.items()},
-            configs_by_secret={k: frozenset(v) for k, v in configs_by_secret.items()},
-        )
-
-
-_INDEXED_KINDS = ("AIMModel", "AIMClusterModel", "AIMService", "AIMRuntimeConfig", "AIMClusterRuntimeConfig")
-
-
-def _moves_dependencies(change: Change) -> bool:
-    if change.key.kind not in _INDEXED_KINDS:
-        return False
-    before, after = change.before, change.after
-    return before is None or after is None or getattr(before, "spec", None) != getattr(after, "spec", None)
-
-
-def _in_scope(index: Mapping[str, tuple[ObjectKey, ...]], namespace: str) -> Iterable[ObjectKey]:
-    """What an object in `namespace` can affect: that namespace, or everything for "" (cluster)."""
-    if namespace == "":
-        return (key for keys in index.values() for key in keys)
-    return index.get(namespace, ())
-
-
-def dependents(change: Change, objects: Iterable[r.Resource], operator_namespace: str) -> set[ObjectKey]:
-    """The reconciled keys whose plan may differ because `change` happened."""
-    return dependents_of([change], DependencyIndex.build(objects), operator_namespace)
-
-
-def dependents_of(
-    changes: Iterable[Change], index: DependencyIndex, operator_namespace: str
-) -> set[ObjectKey]:
-    found: set[ObjectKey] = set()
-    for change in changes:
-        for obj in (change.before, change.after):
-            if obj is None:
-                continue
-            key = change.key
-            if key.kind in RECONCILED_KINDS:
-                found.add(key)
-            for ref in obj.metadata.owner_references or ():
-                owner_cls = r.KINDS.get(ref.kind)
-                if owner_cls is not None and ref.kind in RECONCILED_KINDS:
-                    found.add(ObjectKey(ref.kind, key.namespace if owner_cls.NAMESPACED else "", ref.name))
-            found |= _related(obj, key, index, operator_namespace)
-    return found
-
-
-def _related(obj: r.Resource, key: ObjectKey, index: DependencyIndex, operator_ns: str) -> set[ObjectKey]:
-    found: set[ObjectKey] = set()
-    ns = key.namespace
-    if isinstance(obj, r.AIMServiceTemplate | r.AIMClusterServiceTemplate):
-        model_kind = "AIMModel" if isinstance(obj, r.AIMServiceTemplate) else "AIMClusterModel"
-        found.add(ObjectKey(model_kind, ns, obj.spec.model_name))
-        if obj.spec.aim_id:  # fine-tuned models copy the templates of their aimId
-            found.update(k for k, k_ns in index.by_aim_id.get(obj.spec.aim_id, ()) if ns in ("", k_ns))
-        found.update(_in_scope(index.services, ns))  # services select among templates
-    elif isinstance(obj, r.AIMModel | r.AIMClusterModel):
-        # Services resolve models; fine-tuned copies take their version from the source's owner.
-        found.update(_in_scope(index.services, ns))
-        found.update(_in_scope(index.fine_tuned, ns))
-    elif isinstance(obj, r.AIMRuntimeConfig | r.AIMClusterRuntimeConfig):
-        found.update(k for k in index.by_config.get(obj.metadata.name or "", ()) if ns in ("", k.namespace))
-    elif isinstance(obj, r.Secret):
-        name = obj.metadata.name or ""
-        users = set(index.by_secret.get(name, ()))
-        for config in index.configs_by_secret.get(name, ()):
-            users.update(index.by_config.get(config, ()))
-        for other_key in users:
-            if other_key.namespace == ns or (other_key.namespace == "" and ns == operator_ns):
-                found.add(other_key)
-    return found
 
 
 def kube_inspector(api: KubeApi) -> Inspector:
@@ -297,7 +178,7 @@ class Operator:
             return
         with self._lock:
             index = self._dependencies
-            if index is None or any(_moves_dependencies(c) for c in changes):
+            if index is None or any(moves_dependencies(c) for c in changes):
                 index = self._dependencies = DependencyIndex.build(self.store.objects())
         for key in sorted(dependents_of(changes, index, self.settings.operator_namespace)):
             self.queue.add(key)

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from adapters.dependents import Change
 from adapters.kubeapi import AIM_KINDS, SECRETS, ApiError, Backoff, KubeApi
 from adapters.kubeexec import DEPENDENCIES_REACHABLE, Executor, apply_body
-from adapters.kubestore import Change, Store, Watcher
+from adapters.kubestore import Store, Watcher
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.plan import Apply, Delete, Plan, UpdateStatus

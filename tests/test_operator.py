@@ -26,10 +26,11 @@ from typing import Any
 
 import pytest
 
+from adapters.dependents import Change, dependents
 from adapters.imagefacts import load_image_facts
 from adapters.kubeapi import AIM_KINDS, SECRETS, Backoff, KubeApi
 from adapters.kubeexec import Executor, NotLeader
-from adapters.kubestore import Change, Store
+from adapters.kubestore import Store
 from adapters.leader import LeaderElector
 from adapters.memory import template_status
 from adapters.operator import (
@@ -37,7 +38,6 @@ from adapters.operator import (
     Operator,
     Settings,
     add_operator_arguments,
-    dependents,
     kube_inspector,
     operator_command,
 )
