@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from adapters.dependents import Change
 from aimcore import resources as r
 from aimcore.facts import InspectResult
 from aimcore.images import extract_tag
@@ -50,6 +51,7 @@ class MemoryCluster:
         #: Templates whose status the stand-in controller last found up to date, with what it
         #: depends on, so that an unchanged template is not recomputed every round.
         self._settled: dict[ObjectKey, tuple[r.Resource, str | None, str, frozenset[str] | None]] = {}
+        self._changes: list[Change] = []
         # Admitted in key order, so resourceVersions do not depend on the order of the inputs.
         for obj in sorted(objects, key=ObjectKey.of):
             self.objects[ObjectKey.of(obj)] = self._admit(obj, None)
@@ -87,11 +89,17 @@ class MemoryCluster:
         )
         return attrs.evolve(obj, metadata=meta)
 
+    def take_changes(self) -> list[Change]:
+        """Every change since the last call, oldest first (what a watch would have reported)."""
+        changes, self._changes = self._changes, []
+        return changes
+
     def apply(self, desired: r.Resource) -> None:
         key = ObjectKey.of(desired)
         observed = self.objects.get(key)
         merged = merged_with_observed(desired, observed)
         self.objects[key] = self._admit(merged, observed)
+        self._changes.append(Change(key, observed, self.objects[key]))
 
     def set_status(self, key: ObjectKey, status: Any) -> None:
         obj = self.objects.get(key)
@@ -99,6 +107,7 @@ class MemoryCluster:
             return
         meta = attrs.evolve(obj.metadata, resource_version=self._next_version())
         self.objects[key] = attrs.evolve(obj, status=status, metadata=meta)
+        self._changes.append(Change(key, obj, self.objects[key]))
 
     def delete(self, key: ObjectKey, uid: str | None) -> list[ObjectKey]:
         """Delete (only when the uid still matches) and collect the garbage it leaves."""
@@ -107,6 +116,7 @@ class MemoryCluster:
             return []
         del self.objects[key]
         self._settled.pop(key, None)
+        self._changes.append(Change(key, obj, None))
         gone = [key]
         orphans = [
             k
