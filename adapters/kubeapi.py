@@ -58,6 +58,15 @@ def _aim(cls: type[r.Resource]) -> KindInfo:
     return KindInfo(cls.KIND, r.GROUP, version, cls.KIND.lower() + "s", cls.NAMESPACED)
 
 
+def _accept(info: KindInfo, partial: str) -> str:
+    """Secrets are listed and watched as metadata only: the core needs to know a Secret
+    exists, never its values, so the operator does not hold every Secret of the cluster.
+    A server without metadata-only responses answers the plain JSON that follows."""
+    if info.kind != "Secret":
+        return "application/json"
+    return f"application/json;as={partial};g=meta.k8s.io;v=v1,application/json"
+
+
 #: Every AIM kind the core knows, in the order they are listed at start-up.
 AIM_KINDS: Mapping[str, KindInfo] = {
     kind: _aim(cls) for kind, cls in r.KINDS.items() if cls is not r.Secret
@@ -176,8 +185,9 @@ class KubeApi:
         content_type: str | None = None,
         stream: bool = False,
         timeout: float | None = None,
+        accept: str = "application/json",
     ) -> Any:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
         try:
@@ -203,7 +213,7 @@ class KubeApi:
 
     def list(self, info: KindInfo, namespace: str | None = None) -> tuple[list[dict[str, Any]], str]:
         """All objects of a kind (in one namespace or all) and the list's resourceVersion."""
-        doc = self._call("GET", info.path(namespace))
+        doc = self._call("GET", info.path(namespace), accept=_accept(info, "PartialObjectMetadataList"))
         items = [dict(item) for item in doc.get("items") or ()]
         for item in items:
             item.setdefault("apiVersion", info.api_version)
@@ -218,7 +228,8 @@ class KubeApi:
         if resource_version:
             query.append(("resourceVersion", resource_version))
         response = self._call(
-            "GET", info.path(namespace), query=query, stream=True, timeout=timeout_seconds + 5
+            "GET", info.path(namespace), query=query, stream=True, timeout=timeout_seconds + 5,
+            accept=_accept(info, "PartialObjectMetadata"),
         )
         return WatchStream(response)
 

@@ -88,6 +88,8 @@ class FakeKube(kmock.KubernetesScaffold):
     attempts: list[Write] = attrs.field(factory=list, init=False)
     #: Every request to a resource: (method, path).
     calls: list[tuple[str, str]] = attrs.field(factory=list, init=False)
+    #: (method, path, Accept header) of every request, to check what the client asked for.
+    accepts: list[tuple[str, str, str]] = attrs.field(factory=list, init=False)
     watches: int = attrs.field(default=0, init=False)
     gone_next: bool = attrs.field(default=False, init=False)
     lock: threading.RLock = attrs.field(factory=threading.RLock, init=False)
@@ -149,6 +151,7 @@ class FakeKube(kmock.KubernetesScaffold):
         namespace, name, sub = request.namespace or "", request.name, request.subresource
         with self.lock:
             self.calls.append((method, request.url.path))
+            self.accepts.append((method, request.url.path, request.headers.get("Accept", "")))
         if method in ("POST", "PUT", "PATCH", "DELETE"):
             with self.lock:
                 self.attempts.append(Write(method.lower(), plural, namespace, name or "", sub,

@@ -89,8 +89,13 @@ def test_store_keeps_secret_key_names_never_values(cluster: RunningFake) -> None
     secret = store.get(ObjectKey("Secret", "team", "pull"))
     assert isinstance(secret, r.Secret)
     assert secret.keys == (".dockerconfigjson",)
-    assert secret.type == "kubernetes.io/dockerconfigjson"
+    assert secret.type == "kubernetes.io/dockerconfigjson"  # kmock ignores the metadata-only Accept
     assert "c2VjcmV0LXZhbHVl" not in repr(store.objects())
+    partial = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+    with cluster.fake.lock:
+        accepts = {(path, accept) for method, path, accept in cluster.fake.accepts if method == "GET"}
+    assert ("/api/v1/secrets", partial) in accepts  # a real server sends no values at all
+    assert ("/apis/aim.eai.amd.com/v1alpha1/aimmodels", "application/json") in accepts
 
 
 def test_store_drops_stale_events_and_duplicates(cluster: RunningFake) -> None:
