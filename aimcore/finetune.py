@@ -57,6 +57,7 @@ REASON_AWAITING_IMAGE = "AwaitingSourceImage"
 REASON_AWAITING_PROFILE = "AwaitingSourceProfile"
 REASON_INCOMPLETE_PROFILE = "SourceProfileIncomplete"
 REASON_NO_MATCH = "NoMatchingTemplates"
+REASON_AWAITING_SOURCES = "AwaitingSourceTemplates"
 
 COPY_API_VERSION = r.V1ALPHA1
 
@@ -429,7 +430,7 @@ def plan_copies(model: r.Model, snapshot: Snapshot) -> CopyPlan:
         )
     reasons += [Reason(str(d.key), d.reason) for d in deletes]
     made = [f"{o.metadata.name} from {names[o.metadata.name or '']}" for o in desired]
-    component = _component(policy, made, waits, matches, why_none)
+    component = _component(policy, made, waits, matches, why_none, _unsettled_sources(model, snapshot))
     return CopyPlan(tuple(desired), tuple(deletes), tuple(reasons), (component,))
 
 
@@ -459,17 +460,33 @@ def _stale(
     return out
 
 
+def _unsettled_sources(model: r.Model, snapshot: Snapshot) -> tuple[r.Model, ...]:
+    """Image models whose discovered templates could still become this model's sources (D20)."""
+    found = snapshot.unsettled_models("AIMClusterModel", "")
+    if isinstance(model, r.AIMModel):
+        found = snapshot.unsettled_models("AIMModel", model.metadata.namespace or "") + found
+    return found
+
+
 def _component(
     policy: EffectivePolicy,
     made: Sequence[str],
     waits: Sequence[_Wait],
     matches: Sequence[_Match],
     why_none: str,
+    unsettled: Sequence[r.Model] = (),
 ) -> Component:
     """Ready when every match has a copy; otherwise which copies wait and why, worst first."""
+    if not matches and unsettled:
+        # A base model still being discovered may yet bring the templates: not a fault so far.
+        names = ", ".join(str(ObjectKey.of(m)) for m in unsettled[:3])
+        more = f" and {len(unsettled) - 3} more" if len(unsettled) > 3 else ""
+        message = f"{why_none}; waiting for models still being discovered ({names}{more})"
+        return Component(FINE_TUNED_TEMPLATES_READY, r.Status.PROGRESSING, REASON_AWAITING_SOURCES, message)
     if not matches:
-        # Degraded, not Progressing: nothing the operator does will produce a match; a user has
-        # to fix the spec or create the base model. It clears by itself once a match appears.
+        # Degraded, not Progressing: every base model in scope has settled, so nothing the
+        # operator does will produce a match; a user has to fix the spec or create the base
+        # model. It clears by itself once a match appears.
         return Component(FINE_TUNED_TEMPLATES_READY, r.Status.DEGRADED, REASON_NO_MATCH, why_none)
     listed = "; ".join(made) or "none"
     if not waits:

@@ -104,6 +104,11 @@ class Snapshot:
         factory=dict, alias="_models_by_image"
     )
     _children: Mapping[str, tuple[ObjectKey, ...]] = attrs.field(factory=dict, alias="_children")
+    #: (kind, namespace) -> image models not yet settled (no status, Pending or Progressing):
+    #: their discovered templates may still appear.
+    _unsettled: Mapping[tuple[str, str], tuple[ObjectKey, ...]] = attrs.field(
+        factory=dict, alias="_unsettled"
+    )
 
     #: Image text -> normalize_image(text) (None when invalid), for every image a model names.
     _images: Mapping[str, str | None] = attrs.field(factory=dict, alias="_images")
@@ -127,11 +132,11 @@ class Snapshot:
         by_key = {ObjectKey.of(o): o for o in objects}
         known = previous._images if previous is not None else {}
         normalized_images: dict[str, str | None] = {}
-        indexes: tuple[dict[Any, list[ObjectKey]], ...] = tuple(defaultdict(list) for _ in range(4))
+        indexes: tuple[dict[Any, list[ObjectKey]], ...] = tuple(defaultdict(list) for _ in range(5))
         for key, obj in by_key.items():
             for which, entry in _entries(key, obj, known, normalized_images):
                 indexes[which][entry].append(key)
-        by_model, by_aim_id, images, children = [_sorted_index(index) for index in indexes]
+        by_model, by_aim_id, images, children, unsettled = [_sorted_index(index) for index in indexes]
         return cls(
             objects=by_key,
             image_facts=dict(image_facts or {}),
@@ -142,6 +147,7 @@ class Snapshot:
             _templates_by_aim_id=by_aim_id,
             _models_by_image=images,
             _children=children,
+            _unsettled=unsettled,
             _images=normalized_images,
         )
 
@@ -158,6 +164,7 @@ class Snapshot:
             dict(self._templates_by_aim_id),
             dict(self._models_by_image),
             dict(self._children),
+            dict(self._unsettled),
         ]
         for key, new in changed.items():
             old = objects.pop(key, None)
@@ -172,7 +179,7 @@ class Snapshot:
                 objects[key] = new
                 for which, entry in _entries(key, new, images, images):
                     indexes[which][entry] = tuple(sorted((*indexes[which].get(entry, ()), key)))
-        by_model, by_aim_id, by_image, children = indexes
+        by_model, by_aim_id, by_image, children, unsettled = indexes
         return attrs.evolve(
             self,
             objects=objects,
@@ -180,6 +187,7 @@ class Snapshot:
             _templates_by_aim_id=by_aim_id,
             _models_by_image=by_image,
             _children=children,
+            _unsettled=unsettled,
             _images=images,
         )
 
@@ -209,6 +217,11 @@ class Snapshot:
             return ()
         return tuple(self.objects[k] for k in self._children.get(owner_uid, ()))
 
+    def unsettled_models(self, kind: str, namespace: str) -> tuple[r.Model, ...]:
+        """Image models of `kind` in `namespace` ("" for the cluster) that have not settled yet."""
+        found = tuple(self.objects[k] for k in self._unsettled.get((kind, namespace), ()))
+        return tuple(m for m in found if isinstance(m, r.AIMModel | r.AIMClusterModel))
+
     def secret_exists(self, namespace: str, name: str) -> bool:
         return ObjectKey("Secret", namespace, name) in self.objects
 
@@ -218,7 +231,8 @@ class Snapshot:
         return tuple(self.objects[k] for k in index.get(key, ()))
 
 
-_BY_MODEL, _BY_AIM_ID, _BY_IMAGE, _CHILDREN = range(4)
+_BY_MODEL, _BY_AIM_ID, _BY_IMAGE, _CHILDREN, _UNSETTLED = range(5)
+_SETTLED = (r.Status.READY, r.Status.DEGRADED, r.Status.FAILED)
 
 
 def _entries(
@@ -247,6 +261,9 @@ def _entries(
                 normalized[image] = found
             if found:
                 yield _BY_IMAGE, (key.kind, key.namespace, found)
+        status = obj.status.status if obj.status else None
+        if not obj.spec.model_sources and status not in _SETTLED:
+            yield _UNSETTLED, (key.kind, key.namespace)
     for ref in obj.metadata.owner_references or ():
         if ref.controller:
             yield _CHILDREN, ref.uid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -65,11 +66,11 @@ def owner(
     base_ref: str | None = None,
     status_metadata: bool = True,
 ) -> r.Model:
-    """An official model; base_ref lands on status.imageMetadata (as inspection leaves it)."""
+    """An official, settled model; base_ref lands on status.imageMetadata (as inspection leaves it)."""
     metadata = r.ImageMetadata(base_image_ref=base_ref) if status_metadata else None
     meta = r.ObjectMeta(name=name, namespace=namespace, uid=f"uid-{namespace}-{name}")
     spec = r.AIMModelSpec(image=image)
-    status = r.AIMModelStatus(image_metadata=metadata)
+    status = r.AIMModelStatus(status=r.Status.READY, image_metadata=metadata)
     if namespace is None:
         return r.AIMClusterModel(
             api_version=r.V1ALPHA1, kind="AIMClusterModel", metadata=meta, spec=spec, status=status
@@ -928,3 +929,41 @@ def test_a_model_that_stops_being_fine_tuned_loses_its_copies_and_keeps_user_tem
     ]
     # the other fine-tuned model is untouched
     assert len(_copies(cluster, "ft-qwen-any")) == 3
+
+
+def test_no_match_waits_while_a_base_model_in_scope_is_still_being_discovered() -> None:
+    """Not a fault yet: an unsettled image model may still bring the templates (Progressing)."""
+    discovering = attrs.evolve(owner("qwen3-new", "x/qwen3:0.9.0", namespace=NS), status=None)
+    elsewhere = attrs.evolve(owner("qwen3-other", "x/qwen3:0.9.0", namespace="other-team"), status=None)
+    result = plan(ft_model(image="x/aim-base:0.9.0"), discovering, elsewhere)
+    state, reason, message = component(result)
+    assert (state, reason) == (r.Status.PROGRESSING, "AwaitingSourceTemplates")
+    assert message == (
+        "no template in namespace ml-team or the cluster has spec.aimId qwen/qwen3-32b: create the base "
+        "model whose templates carry that aimId, or correct spec.aimId; waiting for models still being "
+        "discovered (AIMModel ml-team/qwen3-new)"
+    )
+    # another tenant's model never counts (D20), and a settled one (Ready, Degraded, Failed) no longer does
+    settled = attrs.evolve(discovering, status=r.AIMModelStatus(status=r.Status.DEGRADED))
+    state, reason, _ = component(plan(ft_model(image="x/aim-base:0.9.0"), settled, elsewhere))
+    assert (state, reason) == (r.Status.DEGRADED, "NoMatchingTemplates")
+
+
+def test_first_pass_of_the_fixture_waits_instead_of_failing(capsys: pytest.CaptureFixture[str]) -> None:
+    """Before the base models are discovered, the fine-tuned ones wait rather than report a fault."""
+    argv = ["plan", "fixtures/finetune", "--images", "fixtures/finetune.imagefacts", "-o", "json"]
+    main([*argv, "--now", "2026-01-01T00:00:00Z"])
+    objects = json.loads(capsys.readouterr().out)["objects"]
+    found = {
+        o["metadata"]["name"]: [
+            (c["status"], c["reason"])
+            for c in o["status"]["conditions"]
+            if c["type"] == FINE_TUNED_TEMPLATES_READY
+        ]
+        for o in objects
+        if o["metadata"]["name"].startswith("ft-qwen") and o["kind"] == "AIMModel"
+    }
+    assert found == {
+        "ft-qwen-any": [("False", "AwaitingSourceTemplates")],
+        "ft-qwen-pinned": [("False", "AwaitingSourceTemplates")],
+    }
