@@ -19,6 +19,7 @@ from aimcore import resources as r
 from aimcore.facts import InspectResult
 from aimcore.images import extract_tag
 from aimcore.ownership import merged_with_observed
+from aimcore.resolution import lookup_model
 from aimcore.snapshot import InspectKey, ObjectKey, Snapshot
 
 _UID_NAMESPACE = uuid.UUID("6f1c0a52-8a3e-4c59-9a4d-2f0e3b7d1a10")
@@ -46,8 +47,6 @@ class MemoryCluster:
         self.objects: dict[ObjectKey, r.Resource] = {}
         self.facts: dict[InspectKey, InspectResult] = {}
         self._version = 0
-        #: The last snapshot taken: the next one reuses its normalised image references.
-        self._last: Snapshot | None = None
         #: Templates whose status the stand-in controller last found up to date, with what it
         #: depends on, so that an unchanged template is not recomputed every round.
         self._settled: dict[ObjectKey, tuple[r.Resource, str | None, str, frozenset[str] | None]] = {}
@@ -57,15 +56,13 @@ class MemoryCluster:
             self.objects[ObjectKey.of(obj)] = self._admit(obj, None)
 
     def snapshot(self) -> Snapshot:
-        self._last = Snapshot.build(
+        return Snapshot.build(
             self.objects.values(),
             self.facts,
             operator_namespace=self.operator_namespace,
             now=self.now,
             gpus=self.gpus,
-            previous=self._last,
         )
-        return self._last
 
     def _next_version(self) -> str:
         self._version += 1
@@ -136,8 +133,9 @@ class MemoryCluster:
             if isinstance(obj, r.AIMServiceTemplate | r.AIMClusterServiceTemplate)
         ]
         templates.sort(key=lambda item: item[0])
+        objects = Snapshot(objects=self.objects)  # lookups by key only: no index needed
         for key, obj in templates:
-            owner_image = self._owner_image(obj)
+            owner_image = self._owner_image(obj, objects)
             settled = self._settled.get(key)
             if (
                 settled is not None
@@ -155,16 +153,11 @@ class MemoryCluster:
                 self._settled[key] = (obj, owner_image, self.now, self.gpus)
         return changed
 
-    def _owner_image(self, template: r.Template) -> str | None:
+    def _owner_image(self, template: r.Template, objects: Snapshot) -> str | None:
         """The image of the template's model: the namespace model, else the cluster model (D16)."""
-        owner: r.Resource | None = None
-        if isinstance(template, r.AIMServiceTemplate):
-            owner = self.objects.get(
-                ObjectKey("AIMModel", template.metadata.namespace or "", template.spec.model_name)
-            )
-        if owner is None:
-            owner = self.objects.get(ObjectKey("AIMClusterModel", "", template.spec.model_name))
-        return owner.spec.image if isinstance(owner, r.AIMModel | r.AIMClusterModel) else None
+        namespace = template.metadata.namespace if isinstance(template, r.AIMServiceTemplate) else None
+        owner = lookup_model(namespace, template.spec.model_name, objects)
+        return owner.spec.image if owner is not None else None
 
 
 def hardware_summary(hardware: r.Hardware | None) -> str | None:

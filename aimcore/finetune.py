@@ -38,6 +38,7 @@ from aimcore.ownership import (
     is_controlled_by,
 )
 from aimcore.plan import Delete, Reason
+from aimcore.resolution import lookup_model
 from aimcore.snapshot import ObjectKey, Snapshot
 from aimcore.status import Component
 
@@ -146,12 +147,8 @@ def _candidate_lists(model: r.Model, snapshot: Snapshot) -> list[tuple[r.Templat
 
 def _owner(template: r.Template, snapshot: Snapshot) -> r.Model | None:
     """The source's owning model: spec.modelName, namespace model first, then cluster model (D16)."""
-    name = template.spec.model_name
-    if isinstance(template, r.AIMServiceTemplate):
-        found = snapshot.get(r.AIMModel, template.metadata.namespace, name)
-        if found is not None:
-            return found
-    return snapshot.get(r.AIMClusterModel, None, name)
+    namespace = template.metadata.namespace if isinstance(template, r.AIMServiceTemplate) else None
+    return lookup_model(namespace, template.spec.model_name, snapshot)
 
 
 def _version(template: r.Template, owner: r.Model | None) -> str:

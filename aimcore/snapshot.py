@@ -122,19 +122,13 @@ class Snapshot:
         operator_namespace: str = DEFAULT_OPERATOR_NAMESPACE,
         now: str = "1970-01-01T00:00:00Z",
         gpus: Iterable[str] | None = None,
-        previous: Snapshot | None = None,
     ) -> Snapshot:
-        """Index `objects` in one pass.
-
-        `previous`, an earlier snapshot of the same world, only saves work: image
-        references it has already normalised are not parsed again.
-        """
+        """Index `objects` in one pass."""
         by_key = {ObjectKey.of(o): o for o in objects}
-        known = previous._images if previous is not None else {}
         normalized_images: dict[str, str | None] = {}
         indexes: tuple[dict[Any, list[ObjectKey]], ...] = tuple(defaultdict(list) for _ in range(5))
         for key, obj in by_key.items():
-            for which, entry in _entries(key, obj, known, normalized_images):
+            for which, entry in _entries(key, obj, normalized_images):
                 indexes[which][entry].append(key)
         by_model, by_aim_id, images, children, unsettled = [_sorted_index(index) for index in indexes]
         return cls(
@@ -169,7 +163,7 @@ class Snapshot:
         for key, new in changed.items():
             old = objects.pop(key, None)
             if old is not None:
-                for which, entry in _entries(key, old, images, images):
+                for which, entry in _entries(key, old, images):
                     remaining = tuple(k for k in indexes[which].get(entry, ()) if k != key)
                     if remaining:
                         indexes[which][entry] = remaining
@@ -177,7 +171,7 @@ class Snapshot:
                         indexes[which].pop(entry, None)
             if new is not None:
                 objects[key] = new
-                for which, entry in _entries(key, new, images, images):
+                for which, entry in _entries(key, new, images):
                     indexes[which][entry] = tuple(sorted((*indexes[which].get(entry, ()), key)))
         by_model, by_aim_id, by_image, children, unsettled = indexes
         return attrs.evolve(
@@ -238,12 +232,11 @@ _SETTLED = (r.Status.READY, r.Status.DEGRADED, r.Status.FAILED)
 def _entries(
     key: ObjectKey,
     obj: r.Resource,
-    known: Mapping[str, str | None],
     normalized: dict[str, str | None],
 ) -> Iterator[tuple[int, Any]]:
     """The index entries one object makes: (which index, entry key).
 
-    Normalised images are read from `known` or computed, and recorded in `normalized`.
+    `normalized` memoises image references, so each spelling is parsed once per snapshot.
     """
     if isinstance(obj, r.AIMServiceTemplate | r.AIMClusterServiceTemplate):
         spec = obj.spec
@@ -257,8 +250,7 @@ def _entries(
             if image in normalized:
                 found = normalized[image]
             else:
-                found = known[image] if image in known else _normalized(image)
-                normalized[image] = found
+                found = normalized[image] = _normalized(image)
             if found:
                 yield _BY_IMAGE, (key.kind, key.namespace, found)
         status = obj.status.status if obj.status else None
