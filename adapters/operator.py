@@ -30,7 +30,7 @@ from adapters.kubeexec import Executor, NotLeader, Outcome
 from adapters.kubestore import Store, Watcher
 from adapters.leader import LeaderElector
 from adapters.simulate import Inspector
-from adapters.workqueue import WorkQueue
+from adapters.workqueue import Failures, WorkQueue
 from aimcore import resources as r
 from aimcore.facts import FailureKind, InspectFailure, InspectResult
 from aimcore.reconcile import RECONCILED_KINDS, reconcile, reconcile_all
@@ -129,7 +129,7 @@ class Operator:
         self.queue: WorkQueue[ObjectKey] = WorkQueue(base_delay=settings.retry_base)
         self.facts: dict[InspectKey, InspectResult] = {}
         self._expiry: dict[InspectKey, float] = {}
-        self._failures: dict[InspectKey, int] = {}
+        self._failures: Failures[InspectKey] = Failures()
         self._askers: dict[InspectKey, set[ObjectKey]] = {}
         self._inflight: set[InspectKey] = set()
         self._lock = threading.Lock()
@@ -306,12 +306,10 @@ class Operator:
             self._inflight.discard(request)
             askers = set(self._askers.get(request, ()))
             if isinstance(result, InspectFailure):
-                failures = self._failures.get(request, 0)
-                self._failures[request] = failures + 1
                 base = 60.0 if result.kind.permanent else self.settings.retry_base * 4
-                self._expiry[request] = time.monotonic() + min(300.0, base * 2**failures)
+                self._expiry[request] = time.monotonic() + self._failures.next_delay(request, base, 300.0)
             else:
-                self._failures.pop(request, None)
+                self._failures.forget(request)
         self.log("info", "inspected", image=request.image,
                  result=result.kind.value if isinstance(result, InspectFailure) else "ok")
         for key in askers:

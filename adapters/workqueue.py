@@ -17,6 +17,22 @@ from typing import Generic, TypeVar
 K = TypeVar("K", bound=Hashable)
 
 
+class Failures(Generic[K]):
+    """Consecutive failures per key, and the exponential delay each one earns."""
+
+    def __init__(self) -> None:
+        self._counts: dict[K, int] = {}
+
+    def next_delay(self, key: K, base: float, cap: float) -> float:
+        """Count one more failure of `key`; the delay is `base * 2**(failures before)`, capped."""
+        failures = self._counts.get(key, 0)
+        self._counts[key] = failures + 1
+        return float(min(cap, base * 2**failures))
+
+    def forget(self, key: K) -> None:
+        self._counts.pop(key, None)
+
+
 class WorkQueue(Generic[K]):
     def __init__(
         self, *, base_delay: float = 0.5, max_delay: float = 300.0,
@@ -28,7 +44,7 @@ class WorkQueue(Generic[K]):
         self._processing: set[K] = set()
         self._delayed: list[tuple[float, int, K]] = []
         self._seq = itertools.count()
-        self._failures: dict[K, int] = {}
+        self._failures: Failures[K] = Failures()
         self._closed = False
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -57,16 +73,14 @@ class WorkQueue(Generic[K]):
     def retry(self, key: K) -> float:
         """Come back after this key's next exponential delay; returns the delay."""
         with self._cond:
-            failures = self._failures.get(key, 0)
-            self._failures[key] = failures + 1
-        delay = float(min(self.max_delay, self.base_delay * 2**failures))
+            delay = self._failures.next_delay(key, self.base_delay, self.max_delay)
         self.add_after(key, delay)
         return delay
 
     def forget(self, key: K) -> None:
         """The key succeeded: its next failure starts from the base delay again."""
         with self._cond:
-            self._failures.pop(key, None)
+            self._failures.forget(key)
 
     def get(self, timeout: float) -> K | None:
         """The next ready key (now marked as processing), or None on timeout or shutdown."""
