@@ -359,10 +359,16 @@ class AIMModelStatus:
     source_type: SourceType | None = None
     resolved_runtime_config: ResolvedReference | None = None
     image_metadata: ImageMetadata | None = None
-    #: The image `imageMetadata` was read from, so a changed spec.image is inspected again (D8).
-    inspected_image: str | None = None
-    #: The manifest digest the registry reported at inspection, when it reported one.
-    image_digest: str | None = None
+    inspected_image: str | None = attrs.field(
+        default=None,
+        metadata=meta(
+            description="The image imageMetadata was read from, so a changed spec.image is inspected again."
+        ),
+    )
+    image_digest: str | None = attrs.field(
+        default=None,
+        metadata=meta(description="The manifest digest the registry reported when the image was inspected."),
+    )
     version: str | None = None
 
 
