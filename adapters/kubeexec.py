@@ -29,6 +29,7 @@ from aimcore import resources as r
 from aimcore.ownership import needs_apply
 from aimcore.plan import Apply, Delete, Inspect, Plan, UpdateStatus
 from aimcore.snapshot import InspectKey, ObjectKey
+from aimcore.status import Component, condition, find
 
 DEPENDENCIES_REACHABLE = "DependenciesReachable"
 _SERVER_OWNED = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
@@ -77,19 +78,12 @@ def with_failure_condition(status: Any, failures: list[Failure], now: str) -> An
     if status is None or not hasattr(status, "conditions"):
         return status
     message = "; ".join(f"{f.verb} {f.key}: {f.error}" for f in failures)[:1000]
-    old = next((c for c in status.conditions or () if c.type == DEPENDENCIES_REACHABLE), None)
-    condition = r.Condition(
-        type=DEPENDENCIES_REACHABLE,
-        status=r.ConditionStatus.FALSE,
-        reason="InfrastructureError",
-        message=message,
-        last_transition_time=old.last_transition_time
-        if old is not None and old.status is r.ConditionStatus.FALSE and old.last_transition_time
-        else now,
-        observed_generation=getattr(status, "observed_generation", None),
-    )
+    unreachable = Component(DEPENDENCIES_REACHABLE, r.Status.DEGRADED, "InfrastructureError", message)
+    old = find(status.conditions, DEPENDENCIES_REACHABLE)
+    generation = getattr(status, "observed_generation", None)
+    reported = condition(old, unreachable, now, generation)
     kept = tuple(c for c in status.conditions or () if c.type != DEPENDENCIES_REACHABLE)
-    changes: dict[str, Any] = {"conditions": (*kept, condition)}
+    changes: dict[str, Any] = {"conditions": (*kept, reported)}
     if getattr(status, "status", None) is not r.Status.READY and hasattr(status, "status"):
         changes["status"] = r.Status.DEGRADED
     return attrs.evolve(status, **changes)

@@ -21,6 +21,7 @@ from aimcore.images import extract_tag
 from aimcore.ownership import merged_with_observed
 from aimcore.resolution import lookup_model
 from aimcore.snapshot import InspectKey, ObjectKey, Snapshot
+from aimcore.status import READY, Component, condition, find
 
 _UID_NAMESPACE = uuid.UUID("6f1c0a52-8a3e-4c59-9a4d-2f0e3b7d1a10")
 
@@ -199,22 +200,14 @@ def template_status(
     message = (
         "" if available else f"No node has {' or '.join(wanted)} (present: {', '.join(sorted(gpus or ()))})"
     )
-    previous = template.status.conditions if template.status else None
-    old = next((c for c in previous or () if c.type == "Ready"), None)
-    condition_status = r.ConditionStatus.TRUE if available else r.ConditionStatus.FALSE
-    keep_time = old is not None and old.status is condition_status and old.last_transition_time
-    condition = r.Condition(
-        type="Ready",
-        status=condition_status,
-        reason=reason,
-        message=message,
-        last_transition_time=old.last_transition_time if keep_time and old else now,
-        observed_generation=template.metadata.generation,
-    )
+    # The condition is True when Ready, False otherwise; the template's own state says NotAvailable.
+    ready = Component(READY, r.Status.READY if available else r.Status.DEGRADED, reason, message)
+    previous = find(template.status.conditions if template.status else None, READY)
+    ready_condition = condition(previous, ready, now, template.metadata.generation)
     return r.AIMServiceTemplateStatus(
         observed_generation=template.metadata.generation,
         status=state,
-        conditions=(condition,),
+        conditions=(ready_condition,),
         hardware_summary=hardware_summary(spec.hardware),
         model_sources=spec.model_sources,
         profile=profile,

@@ -76,7 +76,7 @@ def conditions(
         pending=bool(blocking and blocking.pending),
     )
     old = {c.type: c for c in previous or ()}
-    result = tuple(_condition(old.get(c.type), c, now, generation) for c in (*components, ready))
+    result = tuple(condition(old.get(c.type), c, now, generation) for c in (*components, ready))
     return result, root
 
 
@@ -86,9 +86,10 @@ def _ready_message(blocking: Component | None) -> str:
     return f"{blocking.type}: {blocking.message}" if blocking.message else blocking.type
 
 
-def _condition(
+def condition(
     old: r.Condition | None, component: Component, now: str, generation: int | None
 ) -> r.Condition:
+    """The component's condition; its lastTransitionTime moves only when its status does (D12)."""
     status = component.condition_status
     changed = old is None or old.status is not status or old.last_transition_time is None
     return r.Condition(
