@@ -257,9 +257,17 @@ class KubeApi:
             body["preconditions"] = {"uid": uid}
         self._call("DELETE", info.path(namespace, name), body=body)
 
-    def create(self, info: KindInfo, body: Mapping[str, Any]) -> dict[str, Any]:
+    def create(
+        self, info: KindInfo, body: Mapping[str, Any], *, dry_run: bool = False,
+        field_validation: str | None = None,
+    ) -> dict[str, Any]:
+        """POST; `dry_run` validates and admits without storing, `field_validation` ("Strict")
+        refuses unknown fields instead of dropping them."""
         namespace = (body.get("metadata") or {}).get("namespace")
-        return dict(self._call("POST", info.path(namespace), body=dict(body)))
+        query = [("dryRun", "All")] if dry_run else []
+        if field_validation:
+            query.append(("fieldValidation", field_validation))
+        return dict(self._call("POST", info.path(namespace), query=query, body=dict(body)))
 
     def replace(self, info: KindInfo, body: Mapping[str, Any]) -> dict[str, Any]:
         """PUT: fails with 409 when metadata.resourceVersion is no longer current."""

@@ -8,7 +8,10 @@ document that is structurally sound, where they can trust the shape.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
+import json
 import re
 import types
 import typing
@@ -36,10 +39,16 @@ class Problem:
         return render_path(self.path)
 
 
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
 def render_path(path: Path) -> str:
+    """`spec.modelSources[0].sourceUri`; a map key that is no field name (a label such as
+    `aim.eai.amd.com/origin`, a Secret key such as `.dockerconfigjson`) in brackets, as the API
+    server writes `data[.dockerconfigjson]`."""
     out = ""
     for part in path:
-        if isinstance(part, int):
+        if isinstance(part, int) or not _FIELD_NAME.match(part):
             out += f"[{part}]"
         else:
             out += f".{part}" if out else part
@@ -357,6 +366,51 @@ def _rules(obj: r.Resource) -> Iterator[Problem]:
 
 # --- documents ------------------------------------------------------------------------
 
+SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+#: Secret types whose one key the API server parses as JSON (a docker config).
+DOCKER_CONFIG_KEYS = {"kubernetes.io/dockerconfigjson": ".dockerconfigjson", "kubernetes.io/dockercfg": ".dockercfg"}
+
+
+def _secret_rules(doc: Mapping[str, Any]) -> Iterator[Problem]:
+    """What the API server checks of a Secret: key names, base64 `data`, and the docker config
+    that a pull-secret type must carry. Messages name keys, never values."""
+    decoded: dict[str, bytes] = {}
+    for section in ("data", "stringData"):
+        values = doc.get(section)
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            yield Problem((section,), f"must be a mapping of key names to strings, not {_type_name(values)}")
+            continue
+        for key, value in values.items():
+            path: Path = (section, str(key))
+            if not SECRET_KEY.match(str(key)):
+                yield Problem(path, f"{key!r} is not a valid key name: letters, digits, '-', '_' and '.'")
+            if not isinstance(value, str):
+                yield Problem(path, f"must be a string, not {_type_name(value)}")
+            elif section == "stringData":
+                decoded[str(key)] = value.encode()
+            else:
+                try:
+                    decoded.setdefault(str(key), base64.b64decode(value, validate=True))
+                except (binascii.Error, ValueError):
+                    yield Problem(path, "is not valid base64: `data` holds base64-encoded values "
+                                        "(use stringData for plain text)")
+    secret_type = doc.get("type")
+    key = DOCKER_CONFIG_KEYS.get(secret_type) if isinstance(secret_type, str) else None
+    if key is None:
+        return
+    if key not in decoded:
+        # `keys` is how aimcore writes a Secret it knows by key names only (the core's view).
+        named = {str(k) for k in doc.get("keys") or ()} if isinstance(doc.get("keys"), list) else set()
+        if key not in named and not any(key in (doc.get(s) or {}) for s in ("data", "stringData")):
+            yield Problem(("data",), f"a {secret_type} Secret needs the key {key!r}")
+        return
+    try:
+        json.loads(decoded[key])
+    except ValueError:
+        yield Problem(("data", key), f"must hold a docker config in JSON ({secret_type})")
+
 
 def _metadata_rules(doc: Mapping[str, Any], cls: type[r.Resource]) -> Iterator[Problem]:
     meta = doc.get("metadata")
@@ -408,6 +462,7 @@ def check_document(doc: Any) -> Checked:
     problems = list(_metadata_rules(doc, cls))
     if cls is r.Secret:
         problems.extend(check_object(doc.get("metadata"), r.ObjectMeta, ("metadata",)))
+        problems.extend(_secret_rules(doc))
         return Checked(None if problems else codec.secret_from_manifest(doc), tuple(problems))
     api_version = doc.get("apiVersion")
     served = served_api_versions(kind)

@@ -910,8 +910,14 @@ def secrets(draw: st.DrawFn, *, name: str | None = None, namespace: str | None =
         api_version="v1",
         kind="Secret",
         metadata=draw(object_meta(name=name, namespace=draw(_namespace_or(namespace)))),
-        type=draw(st.sampled_from([None, "kubernetes.io/dockerconfigjson", "Opaque"])),
-        keys=draw(st.none() | st.just((".dockerconfigjson",))),
+        **draw(st.sampled_from([
+            {"type": None, "keys": None},
+            {"type": "Opaque", "keys": None},
+            {"type": None, "keys": (".dockerconfigjson",)},
+            {"type": "Opaque", "keys": (".dockerconfigjson",)},
+            # the API server refuses a dockerconfigjson Secret without its key
+            {"type": "kubernetes.io/dockerconfigjson", "keys": (".dockerconfigjson",)},
+        ])),
     )
 
 

@@ -1,0 +1,170 @@
+"""The `kube_cluster` fixture: a real API server for the tests marked `cluster`.
+
+By default the session builds (or reuses) the pinned control plane (`tests/cluster/build.py`)
+and starts it on loopback (`control_plane.py`). With `AIMCORE_KUBECONFIG=FILE` the tests run
+against that cluster instead; tests that need to restart the API server or mint users are
+skipped there, and say so.
+
+Either way the session installs `aimcore crds`, waits until every CRD is Established, and
+checks once that the garbage collector collects AIM objects before any test relies on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from adapters.kubeapi import AIM_KINDS, ApiError, KindInfo, KubeApi
+from aimcore.crds import crds
+from tests.cluster import build
+from tests.cluster.control_plane import ControlPlane
+
+CRDS = KindInfo("CustomResourceDefinition", "apiextensions.k8s.io", "v1", "customresourcedefinitions", False)
+NAMESPACES = KindInfo("Namespace", "", "v1", "namespaces", False)
+CONFIGMAPS = KindInfo("ConfigMap", "", "v1", "configmaps", True)
+SECRETS = KindInfo("Secret", "", "v1", "secrets", True)
+LEASES = KindInfo("Lease", "coordination.k8s.io", "v1", "leases", True)
+CLUSTER_ROLES = KindInfo("ClusterRole", "rbac.authorization.k8s.io", "v1", "clusterroles", False)
+CLUSTER_ROLE_BINDINGS = KindInfo(
+    "ClusterRoleBinding", "rbac.authorization.k8s.io", "v1", "clusterrolebindings", False
+)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.1)
+
+
+@attrs.define
+class KubeCluster:
+    """What a test gets: a kubeconfig, clients, and the control plane when we started it."""
+
+    kubeconfig: Path
+    plane: ControlPlane | None
+
+    def api(self, user_agent: str = "aimcore-cluster-test") -> KubeApi:
+        return KubeApi.from_kubeconfig(str(self.kubeconfig), user_agent=user_agent)
+
+    def need_plane(self) -> ControlPlane:
+        if self.plane is None:
+            pytest.skip("AIMCORE_KUBECONFIG names an external cluster: this test restarts or configures "
+                        "the control plane, which only the suite's own can do")
+        return self.plane
+
+    def namespace(self, prefix: str = "t") -> str:
+        """A fresh namespace for one test (deleted by the `namespace` fixture)."""
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        self.api().create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        return name
+
+
+def install_crds(api: KubeApi) -> None:
+    """Apply every CRD of `aimcore crds` and wait until the API server serves them all."""
+    names = []
+    for doc in crds():
+        api.apply(CRDS, doc)
+        names.append(doc["metadata"]["name"])
+
+    def established() -> bool:
+        for name in names:
+            conditions = (api.get(CRDS, None, name).get("status") or {}).get("conditions") or ()
+            if not any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+                return False
+        return True
+
+    wait_for(established, 60, "the AIM CRDs to be Established")
+
+
+def check_garbage_collection(api: KubeApi, namespace: str) -> None:
+    """An owner's deletion removes an AIM child: the controller-manager sees the AIM kinds."""
+    owner = api.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                    "metadata": {"name": "gc-probe", "namespace": namespace}})
+    templates = AIM_KINDS["AIMServiceTemplate"]
+    api.create(templates, {
+        "apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMServiceTemplate",
+        "metadata": {"name": "gc-probe", "namespace": namespace, "ownerReferences": [{
+            "apiVersion": "v1", "kind": "ConfigMap", "name": "gc-probe", "uid": owner["metadata"]["uid"],
+        }]},
+        "spec": {"modelName": "gc-probe"},
+    })
+    api.delete(CONFIGMAPS, namespace, "gc-probe", owner["metadata"]["uid"])
+
+    def collected() -> bool:
+        try:
+            api.get(templates, namespace, "gc-probe")
+        except ApiError as err:
+            return err.status == 404
+        return False
+
+    # The garbage collector discovers new resources every 30 s.
+    wait_for(collected, 120, "the garbage collector to collect an AIMServiceTemplate")
+
+
+def delete_namespace(api: KubeApi, name: str) -> None:
+    with contextlib.suppress(ApiError):
+        api.delete(NAMESPACES, None, name, None)
+
+
+def delete_cluster_scoped(api: KubeApi, kinds: Sequence[str] = ("AIMClusterModel", "AIMClusterServiceTemplate",
+                                                                  "AIMClusterRuntimeConfig", "AIMClusterProfile")
+                          ) -> None:
+    """Remove every cluster-scoped AIM object: the suite shares one cluster between tests."""
+    for kind in kinds:
+        info = AIM_KINDS[kind]
+        for item in api.list(info)[0]:
+            with contextlib.suppress(ApiError):
+                api.delete(info, None, item["metadata"]["name"], None)
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
+    external = os.environ.get("AIMCORE_KUBECONFIG")
+    plane: ControlPlane | None = None
+    capture: Any = request.config.pluginmanager.getplugin("capturemanager")
+    if external:
+        cluster = KubeCluster(Path(external), None)
+    else:
+        # Build progress goes to the terminal as it happens, not into a captured buffer.
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            try:
+                binaries = build.build()
+            except build.BuildError as err:
+                pytest.fail(f"cannot build the control plane: {err}", pytrace=False)
+        workdir = tmp_path_factory.mktemp("control-plane")
+        plane = ControlPlane.start(workdir, binaries)
+        cluster = KubeCluster(plane.kubeconfig, plane)
+    try:
+        api = cluster.api()
+        install_crds(api)
+        probe = cluster.namespace("gc-probe")
+        check_garbage_collection(api, probe)
+        delete_namespace(api, probe)
+        yield cluster
+    finally:
+        if plane is not None:
+            plane.stop()
+
+
+@pytest.fixture
+def kube(kube_cluster: KubeCluster) -> Iterator[KubeCluster]:
+    """The shared cluster, with the cluster-scoped AIM objects a test leaves removed afterwards."""
+    yield kube_cluster
+    delete_cluster_scoped(kube_cluster.api())
+
+
+@pytest.fixture
+def namespace(kube: KubeCluster) -> Iterator[str]:
+    name = kube.namespace()
+    yield name
+    delete_namespace(kube.api(), name)

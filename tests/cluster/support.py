@@ -1,0 +1,371 @@
+"""Helpers of the real-cluster tests: running the operator, playing absent controllers, comparing state.
+
+No kubelet, KServe or template controller runs beside the control plane. Until aimcore
+reconciles templates itself (its own issue), `TemplateController` plays that part at one
+seam: it writes each template the status `adapters/memory.template_status` gives, exactly
+as `aimcore simulate` does, through the real status subresource.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from adapters.cli import main as cli_main
+from adapters.imagefacts import load_image_facts
+from adapters.kubeapi import AIM_KINDS, SECRETS, ApiError, Backoff, KindInfo, KubeApi
+from adapters.memory import template_status
+from adapters.operator import JsonLog, Operator, Settings, add_operator_arguments, operator_command
+from aimcore import codec
+from aimcore import resources as r
+from aimcore.crds import crds
+from aimcore.facts import InspectResult
+from aimcore.snapshot import InspectKey
+from tests.cluster.fixtures import NAMESPACES, KubeCluster, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = Backoff(base=0.01, cap=0.2, attempts=6)
+#: The README's main command, as simulate arguments.
+README_CATALOG = [
+    "fixtures/spec/02-cluster-model-with-discovery.yaml",
+    "fixtures/spec/03-namespace-model-without-discovery.yaml",
+    "fixtures/spec/04-private-image.yaml",
+    "fixtures/catalog",
+]
+#: What the API server fills in or owns; never compared.
+SERVER_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields")
+WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+AIM_RESOURCES = frozenset(info.plural for info in AIM_KINDS.values())
+
+
+class FactsInspector:
+    """Answers inspections from an image facts file and remembers what was asked."""
+
+    def __init__(self, path: str) -> None:
+        self.facts, problems = load_image_facts(str(ROOT / path))
+        assert problems == []
+        self.asked: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, keys: list[InspectKey]) -> dict[InspectKey, InspectResult]:
+        with self._lock:
+            self.asked.extend(k.image for k in keys)
+        return {k: self.facts.inspect(k) for k in keys}
+
+
+@contextlib.contextmanager
+def running_operator(
+    kube: KubeCluster, inspector: Any, identity: str = "op", logs: io.StringIO | None = None,
+    **settings: Any,
+) -> Iterator[Operator]:
+    """The operator's watch loop in a thread of this process, against the real API server."""
+    options: dict[str, Any] = {"leader_election": False, "backoff": FAST, "retry_base": 0.05}
+    options.update(settings)
+    sink = logs if logs is not None else io.StringIO()
+    operator = Operator(kube.api(f"aimcore/{identity}"), inspector, Settings(identity=identity, **options),
+                        JsonLog(sink, "debug"))
+    stop = threading.Event()
+    thread = threading.Thread(target=operator.run, args=(stop,), name=f"operator-{identity}")
+    thread.start()
+    try:
+        yield operator
+    except BaseException:
+        print(sink.getvalue()[-8000:], file=sys.stderr)  # the operator's side of a failure
+        raise
+    finally:
+        stop.set()
+        thread.join(30)
+        assert not thread.is_alive()
+
+
+def settle(operator: Operator, timeout: float = 60.0) -> None:
+    """Wait until the operator has nothing queued or in flight, twice in a row a moment apart."""
+    def idle_twice() -> bool:
+        if not operator.idle():
+            return False
+        threading.Event().wait(0.3)  # events of our own writes may still be on the wire
+        return operator.idle()
+
+    wait_for(idle_twice, timeout, "the operator to go idle")
+
+
+def once(kube: KubeCluster, *argv: str, kubeconfig: Path | None = None) -> int:
+    """`aimcore operator --once ...` in this process."""
+    parser = argparse.ArgumentParser(prog="aimcore operator")
+    add_operator_arguments(parser)
+    args = parser.parse_args(["--kubeconfig", str(kubeconfig or kube.kubeconfig), "--once", *argv])
+    return operator_command(args)
+
+
+@contextlib.contextmanager
+def operator_process(kubeconfig: Path, *argv: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`aimcore operator` as its own process (stderr to `log`); SIGTERM and wait at the end."""
+    command = [sys.executable, "-c", "import sys; from adapters.cli import main; sys.exit(main())",
+               "operator", "--kubeconfig", str(kubeconfig), *argv]
+    with log.open("ab") as sink:
+        process = subprocess.Popen(command, cwd=ROOT, stderr=sink, stdout=subprocess.DEVNULL,
+                                   stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+def log_events(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+class TemplateController:
+    """Plays the template controller (see the module docstring): one pass per `step`."""
+
+    def __init__(self, api: KubeApi, gpus: frozenset[str] | None = None, now: str = "2026-01-01T00:00:00Z"):
+        self.api = api
+        self.gpus = gpus
+        self.now = now
+
+    def step(self, namespaces: Iterable[str] | None = None) -> int:
+        changed = 0
+        wanted = set(namespaces) if namespaces is not None else None
+        for kind in ("AIMServiceTemplate", "AIMClusterServiceTemplate"):
+            info = AIM_KINDS[kind]
+            for doc in self.api.list(info)[0]:
+                namespace = doc["metadata"].get("namespace")
+                if wanted is not None and namespace and namespace not in wanted:
+                    continue
+                template = codec.load(r.KINDS[kind], {**doc, "kind": kind})
+                assert isinstance(template, r.AIMServiceTemplate | r.AIMClusterServiceTemplate)
+                status = template_status(template, self.gpus, self.now, self._owner_image(template))
+                if status == template.status:
+                    continue
+                meta = {k: v for k, v in doc["metadata"].items() if k in ("name", "namespace")}
+                body = {"apiVersion": doc["apiVersion"], "kind": kind, "metadata": meta,
+                        "status": codec.dump(status)}
+                with contextlib.suppress(ApiError):  # deleted meanwhile: nothing to report on
+                    self.api.apply(info, body, status=True)
+                    changed += 1
+        return changed
+
+    def _owner_image(self, template: r.Template) -> str | None:
+        """The model's image: the namespace model, else the cluster model (D16)."""
+        name = template.spec.model_name
+        candidates: list[tuple[KindInfo, str | None]] = [(AIM_KINDS["AIMClusterModel"], None)]
+        if isinstance(template, r.AIMServiceTemplate):
+            candidates.insert(0, (AIM_KINDS["AIMModel"], template.metadata.namespace))
+        for info, namespace in candidates:
+            try:
+                doc = self.api.get(info, namespace, name)
+            except ApiError:
+                continue
+            return str((doc.get("spec") or {}).get("image") or "") or None
+        return None
+
+    def run(self, stop: threading.Event, interval: float = 0.2) -> None:
+        while not stop.wait(interval):
+            with contextlib.suppress(ApiError):
+                self.step()
+
+
+@contextlib.contextmanager
+def template_controller(api: KubeApi, **options: Any) -> Iterator[TemplateController]:
+    """The template controller's part, played in a background thread."""
+    controller = TemplateController(api, **options)
+    stop = threading.Event()
+    thread = threading.Thread(target=controller.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield controller
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+# --- manifests and simulate ------------------------------------------------------------------
+
+
+def simulate(paths: Iterable[str], images: str, *extra: str) -> dict[str, Any]:
+    """`aimcore simulate -o json` over fixtures; its exit code must be 0."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["simulate", *(str(ROOT / p) for p in paths), "--images", str(ROOT / images), "-o", "json", *extra]
+    code = cli_main(argv, out, err)
+    assert code == 0, err.getvalue()
+    result: dict[str, Any] = json.loads(out.getvalue())
+    return result
+
+
+def info_of(doc: Mapping[str, Any]) -> KindInfo:
+    kind = str(doc["kind"])
+    return SECRETS if kind == "Secret" else AIM_KINDS[kind]
+
+
+def ensure_namespaces(api: KubeApi, names: Iterable[str]) -> None:
+    for name in sorted(set(names)):
+        try:
+            api.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        except ApiError as err:
+            if err.status != 409:
+                raise
+
+
+def create_all(api: KubeApi, docs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Create manifests as a user would (`kubectl create`): namespaces first, no status."""
+    docs = list(docs)
+    ensure_namespaces(api, [d["metadata"]["namespace"] for d in docs if d["metadata"].get("namespace")])
+    created = []
+    for doc in docs:
+        body = {k: v for k, v in doc.items() if k != "status"}
+        created.append(api.create(info_of(doc), body, field_validation="Strict"))
+    return created
+
+
+def aim_state(api: KubeApi, namespaces: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Every AIM object (in `namespaces`, and every cluster-scoped one) by "Kind ns/name"."""
+    wanted = set(namespaces) if namespaces is not None else None
+    state: dict[str, dict[str, Any]] = {}
+    for kind, info in AIM_KINDS.items():
+        for doc in api.list(info)[0]:
+            namespace = doc["metadata"].get("namespace") or ""
+            if wanted is not None and namespace and namespace not in wanted:
+                continue
+            state[f"{kind} {namespace}/{doc['metadata']['name']}"] = {**doc, "kind": kind}
+    return state
+
+
+def key_of(doc: Mapping[str, Any]) -> str:
+    meta = doc["metadata"]
+    return f"{doc['kind']} {meta.get('namespace') or ''}/{meta['name']}"
+
+
+def comparable(doc: Mapping[str, Any], uids: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """An object without what the server or the clock decides: server metadata, the uids of
+    owners and of objects a status refers to, condition transition times (and the order
+    conditions were first written in), and the version it was read in."""
+    doc = copy.deepcopy(dict(doc))
+    doc.pop("apiVersion", None)
+    meta = doc.get("metadata") or {}
+    for field in SERVER_METADATA:
+        meta.pop(field, None)
+    for ref in meta.get("ownerReferences") or ():
+        ref.pop("uid", None)
+        ref.pop("apiVersion", None)
+    for field in ("labels", "annotations"):
+        if not meta.get(field):
+            meta.pop(field, None)
+    status = doc.get("status")
+    if isinstance(status, dict) and isinstance(status.get("conditions"), list):
+        # A list keyed by type: server-side apply keeps the order conditions first appeared in.
+        for cond in status["conditions"]:
+            cond.pop("lastTransitionTime", None)
+        status["conditions"] = sorted(status["conditions"], key=lambda c: str(c.get("type")))
+    if isinstance(status, dict):
+        _drop_uids(status)  # references to other objects carry their (server-made) uids
+    return doc
+
+
+def _drop_uids(value: Any) -> None:
+    if isinstance(value, dict):
+        value.pop("uid", None)
+        for item in value.values():
+            _drop_uids(item)
+    elif isinstance(value, list):
+        for item in value:
+            _drop_uids(item)
+
+
+def with_defaults(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """`doc` with the defaults its CRD's schema declares filled in, as the API server fills them."""
+    kind = doc["kind"]
+    version = str(doc["apiVersion"]).rsplit("/", 1)[-1]
+    for crd in crds():
+        if crd["spec"]["names"]["kind"] == kind:
+            for served in crd["spec"]["versions"]:
+                if served["name"] == version:
+                    result = copy.deepcopy(dict(doc))
+                    _default(served["schema"]["openAPIV3Schema"], result)
+                    return result
+    raise AssertionError(f"no CRD serves {kind} {version}")
+
+
+def _default(schema: Mapping[str, Any], value: Any) -> None:
+    if isinstance(value, dict):
+        properties = schema.get("properties") or {}
+        for name, sub in properties.items():
+            if name not in value and "default" in sub:
+                value[name] = copy.deepcopy(sub["default"])
+            if name in value:
+                _default(sub, value[name])
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            for name in value:
+                if name not in properties:
+                    _default(extra, value[name])
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for item in value:
+            _default(schema["items"], item)
+
+
+def audit_writes(kube: KubeCluster, agent_prefix: str, resources: Iterable[str] | None = AIM_RESOURCES
+                 ) -> list[dict[str, Any]]:
+    """The write requests the API server recorded for clients whose user agent starts so."""
+    plane = kube.need_plane()
+    wanted = set(resources) if resources is not None else None
+    return [
+        event for event in plane.audit()
+        if event.get("verb") in WRITE_VERBS
+        and str(event.get("userAgent") or "").startswith(agent_prefix)
+        and (wanted is None or (event.get("objectRef") or {}).get("resource") in wanted)
+    ]
+
+
+def write_summary(events: Iterable[Mapping[str, Any]]) -> list[tuple[str, str, str, str, int]]:
+    """(verb, resource[/subresource], namespace, name, code) per recorded write."""
+    rows = []
+    for event in events:
+        ref = event.get("objectRef") or {}
+        resource = ref.get("resource", "")
+        if ref.get("subresource"):
+            resource += "/" + ref["subresource"]
+        rows.append((event["verb"], resource, ref.get("namespace", ""), ref.get("name", ""),
+                     int((event.get("responseStatus") or {}).get("code") or 0)))
+    return rows
+
+
+def on_failure_dump(kube: KubeCluster) -> Callable[[], str]:
+    return lambda: kube.plane.logs() if kube.plane else ""
+
+
+def differences(expected: Any, observed: Any, path: str = "") -> list[str]:
+    """Where two documents differ, one line per field: `path: expected != observed`."""
+    if isinstance(expected, dict) and isinstance(observed, dict):
+        out: list[str] = []
+        for key in sorted(expected.keys() | observed.keys(), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in observed:
+                out.append(f"{sub}: missing (expected {json.dumps(expected[key])[:200]})")
+            elif key not in expected:
+                out.append(f"{sub}: unexpected {json.dumps(observed[key])[:200]}")
+            else:
+                out.extend(differences(expected[key], observed[key], sub))
+        return out
+    if isinstance(expected, list) and isinstance(observed, list) and len(expected) == len(observed):
+        return [line for i, (a, b) in enumerate(zip(expected, observed, strict=True))
+                for line in differences(a, b, f"{path}[{i}]")]
+    if expected != observed:
+        return [f"{path}: {json.dumps(expected)[:200]} != {json.dumps(observed)[:200]}"]
+    return []
