@@ -147,6 +147,8 @@ def kube_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     try:
         api = cluster.api()
         install_crds(api)
+        if plane is not None:
+            plane.start_controllers()
         probe = cluster.namespace("gc-probe")
         check_garbage_collection(api, probe)
         delete_namespace(api, probe)

@@ -369,3 +369,50 @@ def differences(expected: Any, observed: Any, path: str = "") -> list[str]:
     if expected != observed:
         return [f"{path}: {json.dumps(expected)[:200]} != {json.dumps(observed)[:200]}"]
     return []
+
+
+VAPS = KindInfo("ValidatingAdmissionPolicy", "admissionregistration.k8s.io", "v1",
+                "validatingadmissionpolicies", False)
+VAP_BINDINGS = KindInfo("ValidatingAdmissionPolicyBinding", "admissionregistration.k8s.io", "v1",
+                        "validatingadmissionpolicybindings", False)
+
+
+@contextlib.contextmanager
+def refused_writes(api: KubeApi, info: KindInfo, namespace: str, message: str) -> Iterator[None]:
+    """Make the real API server refuse every create and update of `info` in `namespace` with
+    422 Invalid and `message` (a ValidatingAdmissionPolicy, as a cluster admin's policy would),
+    until the block ends. A permanent error produced on demand, by the server itself."""
+    name = f"refuse-{info.plural}-{namespace}"
+    api.create(VAPS, {
+        "apiVersion": VAPS.api_version, "kind": VAPS.kind, "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{
+                "apiGroups": [info.group], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
+                "resources": [info.plural]}]},
+            "validations": [{"expression": "false", "message": message, "reason": "Invalid"}],
+        },
+    })
+    api.create(VAP_BINDINGS, {
+        "apiVersion": VAP_BINDINGS.api_version, "kind": VAP_BINDINGS.kind, "metadata": {"name": name},
+        "spec": {"policyName": name, "validationActions": ["Deny"], "matchResources": {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}},
+    })
+    probe = {"apiVersion": info.api_version, "kind": info.kind,
+             "metadata": {"name": "policy-probe", "namespace": namespace}, "spec": {"modelName": "probe"}}
+
+    def refused() -> bool:
+        try:
+            api.create(info, probe, dry_run=True)
+        except ApiError as err:
+            return err.status == 422
+        return False
+
+    try:
+        wait_for(refused, 30, f"the policy refusing {info.plural}")
+        yield
+    finally:
+        for kind in (VAP_BINDINGS, VAPS):
+            with contextlib.suppress(ApiError):
+                api.delete(kind, None, name, None)
+        wait_for(lambda: not refused(), 30, f"the policy on {info.plural} to be gone")
