@@ -127,6 +127,23 @@ def delete_cluster_scoped(api: KubeApi, kinds: Sequence[str] = ("AIMClusterModel
                 api.delete(info, None, item["metadata"]["name"], None)
 
 
+def refuse_a_cluster_in_use(api: KubeApi) -> None:
+    """The suite deletes the AIM objects it makes, found by kind: on a cluster that already has
+    some it could not tell them apart, so it does not start there."""
+    found = []
+    for kind, info in AIM_KINDS.items():
+        try:
+            found += [f"{kind} {item['metadata'].get('namespace', '')}/{item['metadata']['name']}"
+                      for item in api.list(info)[0]]
+        except ApiError as err:
+            if err.status != 404:  # 404: the CRD is not installed yet, so there are none
+                raise
+    if found:
+        pytest.exit(f"AIMCORE_KUBECONFIG names a cluster that already holds {len(found)} AIM objects "
+                    f"(first: {found[0]}); the real-cluster tests need a disposable cluster without any",
+                    returncode=2)
+
+
 @pytest.fixture(scope="session")
 def kube_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
     external = os.environ.get("AIMCORE_KUBECONFIG")
@@ -146,6 +163,8 @@ def kube_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         cluster = KubeCluster(plane.kubeconfig, plane)
     try:
         api = cluster.api()
+        if external:
+            refuse_a_cluster_in_use(api)
         install_crds(api)
         if plane is not None:
             plane.start_controllers()
