@@ -368,7 +368,10 @@ def _rules(obj: r.Resource) -> Iterator[Problem]:
 
 SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 #: Secret types whose one key the API server parses as JSON (a docker config).
-DOCKER_CONFIG_KEYS = {"kubernetes.io/dockerconfigjson": ".dockerconfigjson", "kubernetes.io/dockercfg": ".dockercfg"}
+DOCKER_CONFIG_KEYS = {
+    "kubernetes.io/dockerconfigjson": ".dockerconfigjson",
+    "kubernetes.io/dockercfg": ".dockercfg",
+}
 
 
 def _secret_rules(doc: Mapping[str, Any]) -> Iterator[Problem]:

@@ -91,7 +91,7 @@ def build(force: bool = False) -> Path:
         return found
     go = shutil.which("go") or shutil.which("go", path="/usr/local/go/bin")
     if go is None:
-        raise BuildError("the Go toolchain is not installed ('go' is not on PATH); it builds the control plane")
+        raise BuildError("the Go toolchain is not installed (no 'go' on PATH): it builds the control plane")
     kube, etcd = pinned_versions()
     target = build_dir()
     target.parent.mkdir(parents=True, exist_ok=True)

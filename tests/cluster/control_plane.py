@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ctypes
 import json
-import os
 import signal
 import socket
 import ssl
@@ -226,7 +225,8 @@ class ControlPlane:
             "--etcd-servers", etcd_url,
             "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
             "--secure-port", str(api_port),
-            "--tls-cert-file", str(pki.cert("apiserver")), "--tls-private-key-file", str(pki.key("apiserver")),
+            "--tls-cert-file", str(pki.cert("apiserver")),
+            "--tls-private-key-file", str(pki.key("apiserver")),
             "--client-ca-file", str(pki.ca_cert),
             "--service-account-issuer", "https://kubernetes.default.svc",
             "--service-account-key-file", str(workdir / "pki" / "service-account.pub"),

@@ -116,9 +116,10 @@ def delete_namespace(api: KubeApi, name: str) -> None:
         api.delete(NAMESPACES, None, name, None)
 
 
-def delete_cluster_scoped(api: KubeApi, kinds: Sequence[str] = ("AIMClusterModel", "AIMClusterServiceTemplate",
-                                                                  "AIMClusterRuntimeConfig", "AIMClusterProfile")
-                          ) -> None:
+CLUSTER_KINDS = tuple(kind for kind, info in AIM_KINDS.items() if not info.namespaced)
+
+
+def delete_cluster_scoped(api: KubeApi, kinds: Sequence[str] = CLUSTER_KINDS) -> None:
     """Remove every cluster-scoped AIM object: the suite shares one cluster between tests."""
     for kind in kinds:
         info = AIM_KINDS[kind]
@@ -145,7 +146,9 @@ def refuse_a_cluster_in_use(api: KubeApi) -> None:
 
 
 @pytest.fixture(scope="session")
-def kube_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
+def kube_cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KubeCluster]:
     external = os.environ.get("AIMCORE_KUBECONFIG")
     plane: ControlPlane | None = None
     capture: Any = request.config.pluginmanager.getplugin("capturemanager")

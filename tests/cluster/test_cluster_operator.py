@@ -111,6 +111,10 @@ def catalog_namespaces(kube: KubeCluster) -> Iterator[list[str]]:
     wait_for(gone, 120, "the catalog's namespaces to be deleted")
 
 
+def namespaces_of(docs: list[dict[str, Any]]) -> list[str]:
+    return sorted({d["metadata"]["namespace"] for d in docs if "namespace" in d["metadata"]})
+
+
 def _expected_catalog() -> dict[str, dict[str, Any]]:
     objects = simulate(README_CATALOG, CATALOG_FACTS)["objects"]
     return {key_of(doc): comparable(with_defaults(doc)) for doc in objects}
@@ -126,7 +130,7 @@ def test_once_takes_the_bundled_catalog_to_the_state_simulate_prints(
     expected = _expected_catalog()
     api = kube.api()
     docs = manifests(README_CATALOG)
-    catalog_namespaces.extend(sorted({d["metadata"]["namespace"] for d in docs if "namespace" in d["metadata"]}))
+    catalog_namespaces.extend(namespaces_of(docs))
     create_all(api, docs)
     controller = TemplateController(kube.api("template-controller"))
     for _ in range(8):
@@ -138,10 +142,11 @@ def test_once_takes_the_bundled_catalog_to_the_state_simulate_prints(
         raise AssertionError("templates kept changing")
     observed = _observed(api, catalog_namespaces)
     assert sorted(observed) == sorted(expected)
-    assert {key: differences(expected[key], observed[key]) for key in expected} == {key: [] for key in expected}
+    assert {k: differences(expected[k], observed[k]) for k in expected} == {k: [] for k in expected}
 
     before = len(audit_writes(kube, "aimcore/"))
-    assert once(kube, "--images", str(ROOT / CATALOG_FACTS), "--no-leader-election", "--identity", "once") == 0
+    assert once(kube, "--images", str(ROOT / CATALOG_FACTS), "--no-leader-election",
+                "--identity", "once") == 0
     assert audit_writes(kube, "aimcore/")[before:] == []  # a converged cluster sees no write
 
 
@@ -151,7 +156,7 @@ def test_the_watching_operator_takes_the_bundled_catalog_to_the_same_state(
     expected = _expected_catalog()
     api = kube.api()
     docs = manifests(README_CATALOG)
-    catalog_namespaces.extend(sorted({d["metadata"]["namespace"] for d in docs if "namespace" in d["metadata"]}))
+    catalog_namespaces.extend(namespaces_of(docs))
     log = tmp_path / "operator.log"
     with operator_process(kube.kubeconfig, "--images", str(ROOT / CATALOG_FACTS), "--no-leader-election",
                           "--identity", "watcher", log=log), \
@@ -176,7 +181,9 @@ def test_the_watching_operator_takes_the_bundled_catalog_to_the_same_state(
 # --- server-side apply -----------------------------------------------------------------------------
 
 
-def test_other_managers_fields_survive_and_owned_fields_are_put_back(kube: KubeCluster, namespace: str) -> None:
+def test_other_managers_fields_survive_and_owned_fields_are_put_back(
+    kube: KubeCluster, namespace: str
+) -> None:
     api, user = kube.api("user"), kube.api("kubectl-like")
     api.create(MODELS, model("qwen", namespace))
     with running_operator(kube, FactsInspector(CATALOG_FACTS)) as operator:
@@ -296,7 +303,8 @@ def test_a_delete_carries_the_uid_so_a_recreated_object_survives(kube: KubeClust
         "metadata": {"name": "recreated", "namespace": namespace}, "spec": {"modelName": "m"}})
     key = ObjectKey("AIMServiceTemplate", namespace, "recreated")
     executor = Executor(kube.api("aimcore/stale"), store)
-    outcome = executor.execute(Plan(key, (Delete(key, first["metadata"]["uid"], "stale"),)), "2026-01-01T00:00:00Z")
+    plan = Plan(key, (Delete(key, first["metadata"]["uid"], "stale"),))
+    outcome = executor.execute(plan, "2026-01-01T00:00:00Z")
     assert outcome.failures == []
     # The server refused the delete (uid precondition, 409): the new object is still there.
     assert api.get(TEMPLATES, namespace, "recreated")["metadata"]["uid"] == second["metadata"]["uid"]
@@ -446,7 +454,8 @@ def test_two_operator_processes_one_lease_exactly_one_writes_and_a_killed_leader
         processes[leader].wait(10)
         killed = time.monotonic()
         api.create(MODELS, model("second", namespace))
-        wait_for(lambda: holder() == follower, LEASE_DURATION + 3 * LEASE_RETRY + 10, "the standby to take over")
+        wait_for(lambda: holder() == follower, LEASE_DURATION + 3 * LEASE_RETRY + 10,
+                 "the standby to take over")
         took_over = time.monotonic() - killed
         wait_for(lambda: len(templates_of(api, namespace, "second")) == 2, 30)
         assert took_over <= LEASE_DURATION + 2 * LEASE_RETRY + 2, f"took over after {took_over:.1f} s"

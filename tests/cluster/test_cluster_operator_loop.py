@@ -88,7 +88,8 @@ def test_fine_tuned_copies_follow_their_source_and_a_stale_copy_is_deleted_by_ui
         "spec": {"aimId": "qwen/qwen3-32b", "custom": {"versionPolicy": "any"},
                  "modelSources": [{"modelId": "qwen/qwen3-32b-fp8", "sourceUri": "s3://my-bucket/weights/"}]}})
     copy = "ft-qwen-any-ft-0-11-0-fp8-mi300x-8ec6419e"
-    with running_operator(kube, FactsInspector("fixtures/finetune.imagefacts"), identity="tuner") as operator, \
+    inspector = FactsInspector("fixtures/finetune.imagefacts")
+    with running_operator(kube, inspector, identity="tuner") as operator, \
             template_controller(kube.api("template-controller")):
         wait_for(lambda: len(api.list(CLUSTER_TEMPLATES)[0]) == 2, 60)
         wait_for(lambda: names(api.list(TEMPLATES, namespace)[0]) == [copy], 60)

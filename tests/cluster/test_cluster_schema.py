@@ -81,19 +81,15 @@ def _create_in_owner_order(api: KubeApi, docs: list[dict[str, Any]]) -> dict[str
     pending = list(docs)
     while pending:
         ready = [d for d in pending if all(
-            f"{ref['kind']} {d['metadata'].get('namespace', '') if _namespaced(ref['kind']) else ''}/{ref['name']}"
-            in uids for ref in d["metadata"].get("ownerReferences") or ())]
+            _owner_key(d, ref) in uids for ref in d["metadata"].get("ownerReferences") or ())]
         assert ready, f"owners missing for {[key_of(d) for d in pending]}"
         for doc in ready:
             pending.remove(doc)
             meta = {k: v for k, v in doc["metadata"].items()
                     if k not in ("uid", "resourceVersion", "generation", "creationTimestamp")}
             if meta.get("ownerReferences"):
-                meta["ownerReferences"] = [
-                    {**ref, "uid": uids[f"{ref['kind']} {meta.get('namespace', '') if _namespaced(ref['kind']) else ''}"
-                                        f"/{ref['name']}"]}
-                    for ref in meta["ownerReferences"]
-                ]
+                meta["ownerReferences"] = [{**ref, "uid": uids[_owner_key(doc, ref)]}
+                                           for ref in meta["ownerReferences"]]
             body = {k: v for k, v in doc.items() if k != "status"}
             created = api.create(info_of(doc), {**body, "metadata": meta}, field_validation="Strict")
             uids[key_of(doc)] = created["metadata"]["uid"]
@@ -104,8 +100,10 @@ def _create_in_owner_order(api: KubeApi, docs: list[dict[str, Any]]) -> dict[str
     return uids
 
 
-def _namespaced(kind: str) -> bool:
-    return AIM_KINDS[kind].namespaced
+def _owner_key(doc: dict[str, Any], ref: dict[str, Any]) -> str:
+    """The owner's "Kind ns/name": a namespaced owner lives in its child's namespace."""
+    namespace = doc["metadata"].get("namespace", "") if AIM_KINDS[ref["kind"]].namespaced else ""
+    return f"{ref['kind']} {namespace}/{ref['name']}"
 
 
 @pytest.mark.parametrize("fixture_set", sorted(FIXTURE_SETS))
@@ -150,7 +148,8 @@ BAD_MANIFESTS: dict[str, tuple[dict[str, Any], str | tuple[str, str | None], int
         {**TEMPLATE, "spec": {"modelName": "m", "precision": "fp12"}}, "spec.precision", 422),
     "template without modelName": ({**TEMPLATE, "spec": {"metric": "latency"}}, "spec.modelName", 422),
     "template with an empty modelName": ({**TEMPLATE, "spec": {"modelName": ""}}, "spec.modelName", 422),
-    "template with an unknown field": ({**TEMPLATE, "spec": {"modelName": "m", "fast": True}}, "spec.fast", 400),
+    "template with an unknown field": (
+        {**TEMPLATE, "spec": {"modelName": "m", "fast": True}}, "spec.fast", 400),
     "model name not a DNS subdomain": (
         {**MODEL, "metadata": {"name": "Bad_Name"}, "spec": {"image": "x/y:1"}}, "metadata.name", 422),
     "model without spec": (MODEL, "spec", 422),
@@ -191,7 +190,8 @@ BAD_MANIFESTS: dict[str, tuple[dict[str, Any], str | tuple[str, str | None], int
     "model env without a name": (
         {**MODEL, "spec": {"image": "x/y:1", "env": [{"value": "1"}]}}, "spec.env[0].name", 422),
     "model pull secret without a name": (
-        {**MODEL, "spec": {"image": "x/y:1", "imagePullSecrets": [{}]}}, "spec.imagePullSecrets[0].name", 422),
+        {**MODEL, "spec": {"image": "x/y:1", "imagePullSecrets": [{}]}},
+        "spec.imagePullSecrets[0].name", 422),
     "service without model": ({**SERVICE, "spec": {"replicas": 1}}, "spec.model", 422),
     "service negative replicas": (
         {**SERVICE, "spec": {"model": {"name": "m"}, "replicas": -1}}, "spec.replicas", 422),
@@ -205,7 +205,8 @@ BAD_MANIFESTS: dict[str, tuple[dict[str, Any], str | tuple[str, str | None], int
         {**SERVICE, "spec": {"model": {"custom": {"hardware": {"gpu": {"requests": 1}}}}}},
         "spec.model.custom.modelSources", 422),
     "secret data not base64": (
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pull"}, "data": {"token": "not base64!"}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pull"},
+         "data": {"token": "not base64!"}},
         ("data.token", None), 400),  # the server's decoding error names no field
     "secret key name with a slash": (
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pull"}, "stringData": {"a/b": "x"}},
