@@ -3,8 +3,8 @@
 A `Store` applies ADDED/MODIFIED/DELETED events and whole re-lists, and reports what
 changed so the operator can enqueue exactly the affected keys. A `Watcher` per kind
 lists, watches from the list's resourceVersion, and re-lists when the watch breaks or
-the server answers 410 Gone. Secrets enter as names and key names only: their values
-are dropped before anything is stored.
+the server answers 410 Gone. Secrets are listed and watched as metadata only: the store
+knows that a Secret exists and its labels, never its type, key names or values.
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ def decode(doc: Mapping[str, Any]) -> tuple[r.Resource | None, str]:
     meta = {k: v for k, v in (doc.get("metadata") or {}).items() if k != "managedFields"}
     if doc.get("kind") == "Secret":
         return codec.secret_from_manifest({"metadata": meta, "type": doc.get("type"),
-                                           "data": doc.get("data") or {},
-                                           "stringData": doc.get("stringData") or {}}), ""
+                                           "data": doc.get("data"), "stringData": doc.get("stringData")}), ""
     clean = {**doc, "metadata": meta}
     checked = check_document(clean)
     if checked.obj is None and "status" in clean:

@@ -68,17 +68,18 @@ def dump(obj: Any) -> dict[str, Any]:
 
 
 def secret_from_manifest(document: Mapping[str, Any]) -> r.Secret:
-    """Keep a Secret's identity and key names; its values never enter the core."""
-    keys: set[str] = set()
+    """Keep a Secret's identity and key names; its values never enter the core. A Secret seen
+    as metadata only (the operator's view) has neither section: its keys are unknown (None)."""
+    keys: set[str] | None = None
     for section in ("data", "stringData"):
         values = document.get(section)
         if isinstance(values, Mapping):
-            keys.update(str(k) for k in values)
+            keys = (keys or set()) | {str(k) for k in values}
     secret_type = document.get("type")
     return r.Secret(
         api_version=str(document.get("apiVersion", "v1")),
         kind="Secret",
         metadata=load(r.ObjectMeta, document.get("metadata") or {}),
         type=secret_type if isinstance(secret_type, str) else None,
-        keys=tuple(sorted(keys)),
+        keys=tuple(sorted(keys)) if keys is not None else None,
     )

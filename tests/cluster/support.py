@@ -252,11 +252,11 @@ def key_of(doc: Mapping[str, Any]) -> str:
     return f"{doc['kind']} {meta.get('namespace') or ''}/{meta['name']}"
 
 
-def comparable(doc: Mapping[str, Any], uids: Mapping[str, str] | None = None) -> dict[str, Any]:
+def comparable(original: Mapping[str, Any]) -> dict[str, Any]:
     """An object without what the server or the clock decides: server metadata, the uids of
     owners and of objects a status refers to, condition transition times (and the order
     conditions were first written in), and the version it was read in."""
-    doc = copy.deepcopy(dict(doc))
+    doc: dict[str, Any] = copy.deepcopy(dict(original))
     doc.pop("apiVersion", None)
     meta = doc.get("metadata") or {}
     for field in SERVER_METADATA:
@@ -320,16 +320,21 @@ def _default(schema: Mapping[str, Any], value: Any) -> None:
             _default(schema["items"], item)
 
 
-def audit_writes(kube: KubeCluster, agent_prefix: str, resources: Iterable[str] | None = AIM_RESOURCES
-                 ) -> list[dict[str, Any]]:
-    """The write requests the API server recorded for clients whose user agent starts so."""
+def audit_writes(
+    kube: KubeCluster, agent_prefix: str, resources: Iterable[str] | None = AIM_RESOURCES,
+    namespaces: Iterable[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The write requests the API server recorded for clients whose user agent starts so
+    (of `resources`, in `namespaces` and cluster-scoped, when those are given)."""
     plane = kube.need_plane()
     wanted = set(resources) if resources is not None else None
+    scope = set(namespaces) | {""} if namespaces is not None else None
     return [
         event for event in plane.audit()
         if event.get("verb") in WRITE_VERBS
         and str(event.get("userAgent") or "").startswith(agent_prefix)
         and (wanted is None or (event.get("objectRef") or {}).get("resource") in wanted)
+        and (scope is None or (event.get("objectRef") or {}).get("namespace", "") in scope)
     ]
 
 
