@@ -1189,17 +1189,8 @@ def active_discovery_jobs(jobs: Iterable[JobObservation]) -> int:
 # --- retries (§2.4, D26) ---------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class DiscoveryState:
-    """status.discovery: wire names attempts, lastAttemptTime, lastFailureReason, specHash.
-
-    Belongs in resources.AIMServiceTemplateStatus.discovery; kept here until it moves there.
-    """
-
-    attempts: int | None = None
-    last_attempt_time: str | None = None
-    last_failure_reason: str | None = None
-    spec_hash: str | None = None
+#: status.discovery (attempts, lastAttemptTime, lastFailureReason, specHash).
+DiscoveryState = r.DiscoveryState
 
 
 def failure_reason(job: JobObservation) -> str:

@@ -182,7 +182,7 @@ def _profile_is_empty(profile: r.TemplateProfile | None) -> bool:
     m = profile.metadata or r.ProfileMetadata()
     named = (m.aim_id, m.model_id, m.gpu, m.engine, m.metric, m.precision, m.type)
     return (
-        not any(named) and not (m.gpu_count or 0) > 0 and profile.engine_args is None and not profile.env_vars
+        not any(named) and not (m.gpus or 0) > 0 and profile.engine_args is None and not profile.env_vars
     )
 
 
@@ -205,8 +205,8 @@ def _copy_spec(model: r.Model, match: _Match) -> r.AIMServiceTemplateSpec | _Def
     assert profile is not None
     meta = profile.metadata or r.ProfileMetadata()
     hardware = None
-    if meta.gpu or (meta.gpu_count or 0) > 0:
-        count = meta.gpu_count if meta.gpu_count and meta.gpu_count > 0 else None
+    if meta.gpu or (meta.gpus or 0) > 0:
+        count = meta.gpus if meta.gpus and meta.gpus > 0 else None
         hardware = r.Hardware(gpu=r.GpuRequirements(model=meta.gpu or None, requests=count))
     custom_profile = None
     if profile.engine_args is not None or profile.env_vars:

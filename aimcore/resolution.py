@@ -51,11 +51,12 @@ def gpu_resource_name(template: r.Template | None) -> str:
 
 
 def discovered_gpu_count(template: r.Template | None) -> int | None:
-    """status.profile.metadata.gpu_count, the discovery record the document fills GPUs from."""
+    """status.profile.metadata.gpu_count (or the reference's gpuCount, D27): the discovery
+    record the document fills GPUs from."""
     status = template.status if template else None
     profile = status.profile if status else None
     metadata = profile.metadata if profile else None
-    return metadata.gpu_count if metadata else None
+    return metadata.gpus if metadata else None
 
 
 def resolve_resources(

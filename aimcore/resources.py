@@ -404,11 +404,18 @@ class ProfileMetadata:
     engine: str | None = None
     gpu: str | None = None
     gpu_count: int | None = attrs.field(default=None, metadata=meta(wire="gpu_count"))
+    #: The reference operator's spelling of gpu_count (D27): read, never written by aimcore.
+    gpu_count_camel: int | None = attrs.field(default=None, metadata=meta(wire="gpuCount"))
     metric: str | None = None
     precision: str | None = None
     type: str | None = None
     aim_id: str | None = attrs.field(default=None, metadata=meta(wire="aim_id"))
     model_id: str | None = attrs.field(default=None, metadata=meta(wire="model_id"))
+
+    @property
+    def gpus(self) -> int | None:
+        """The GPU count, in whichever spelling the status was written (D27)."""
+        return self.gpu_count if self.gpu_count is not None else self.gpu_count_camel
 
 
 @attrs.frozen(kw_only=True)
@@ -445,6 +452,41 @@ class AIMServiceTemplateSpec:
 
 
 @attrs.frozen(kw_only=True)
+class DiscoveryState:
+    """Retries of the discovery Job (reference-template-controller §2.4, D26)."""
+
+    attempts: int | None = attrs.field(default=None, metadata=meta(minimum=0))
+    last_attempt_time: str | None = None
+    last_failure_reason: str | None = None
+    #: What the last discovery ran for: a change runs it again (D26).
+    spec_hash: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class NodeSelectorRequirement:
+    key: str
+    operator: str
+    values: tuple[str, ...] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class NodeSelectorTerm:
+    match_expressions: tuple[NodeSelectorRequirement, ...] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class NodeSelector:
+    node_selector_terms: tuple[NodeSelectorTerm, ...]
+
+
+@attrs.frozen(kw_only=True)
+class NodeAffinity:
+    """Where a template's GPUs are: the device ids its deployments must land on (§3.1)."""
+
+    required_during_scheduling_ignored_during_execution: NodeSelector | None = None
+
+
+@attrs.frozen(kw_only=True)
 class AIMServiceTemplateStatus:
     observed_generation: int | None = None
     status: TemplateStatus | None = attrs.field(default=None, metadata=meta(schema_default="Pending"))
@@ -456,6 +498,9 @@ class AIMServiceTemplateStatus:
     model_sources: tuple[ModelSource, ...] | None = None
     profile: TemplateProfile | None = None
     version: str | None = None
+    resolved_node_affinity: NodeAffinity | None = None
+    discovery_job: ResolvedReference | None = None
+    discovery: DiscoveryState | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -1,4 +1,10 @@
-"""Shared fixtures. Fixtures live in helper modules and are registered here by being imported."""
+"""Shared fixtures. Fixtures live in helper modules and are registered here by being imported.
+
+The Hypothesis profiles (`ci` by default: derandomised, no too-slow health check) come from the
+property suite's conftest, so `pytest tests/` alone runs the example tests' properties the same way.
+"""
+
+import property_tests.conftest  # noqa: F401
 
 from tests.cluster.fixtures import kube, kube_cluster, namespace  # noqa: F401
 from tests.registry_server import (  # noqa: F401
