@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import enum
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import attrs
-
+from aimcore import gojson
 from aimcore.facts import ImageFacts
 from aimcore.resources import (
     ImageMetadata,
@@ -78,13 +76,7 @@ _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006
 _GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 _INT32_MAX = 2**31 - 1
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _SHOWN_MAX = 60
-# Go's encoding/json matches keys by case folding; besides ASCII, only the Kelvin sign and
-# the long s fold onto an ASCII letter, and field names are ASCII.
-_GO_KEY_FOLD = str.maketrans(
-    {chr(code): chr(code + 32) for code in range(ord("A"), ord("Z") + 1)} | {"\u212a": "k", "\u017f": "s"}
-)
 
 
 class MalformedLabel(ValueError):
@@ -169,24 +161,6 @@ class _Invalid(Exception):
     """A problem inside the deployments value, before it is given the label's name."""
 
 
-@attrs.frozen
-class _Object:
-    """A JSON object as its key/value pairs in order: Go assigns them one by one."""
-
-    pairs: tuple[tuple[str, object], ...]
-
-
-@attrs.frozen
-class _Number:
-    """A number literal no count can be: a float, or an integer too long to convert."""
-
-    text: str
-
-    @property
-    def integral(self) -> bool:
-        return not any(char in ".eE" for char in self.text)
-
-
 def _deployments(labels: Mapping[str, str]) -> tuple[RecommendedDeployment, ...] | None:
     """() when a label is present with zero deployments, None when there is no label."""
     for key in DEPLOYMENTS_LABELS:
@@ -223,14 +197,8 @@ def _decode(key: str, value: str) -> list[object]:
 def _load(key: str, text: str, wrapped: bool) -> list[object]:
     """One strict JSON read; only a syntax error (JSONDecodeError) leaves room for a retry."""
     try:
-        decoded = json.loads(
-            f"[{text}]" if wrapped else text,
-            object_pairs_hook=_object,
-            parse_int=_int,
-            parse_float=_Number,
-            parse_constant=_constant,
-        )
-    except _Invalid as err:
+        decoded = gojson.decode(f"[{text}]" if wrapped else text)
+    except gojson.NotJson as err:
         raise MalformedLabel(key, f"label {key} is not valid JSON: {err}") from None
     except RecursionError:
         raise MalformedLabel(key, f"label {key} is not valid JSON: it is nested too deeply") from None
@@ -238,23 +206,10 @@ def _load(key: str, text: str, wrapped: bool) -> list[object]:
     return decoded
 
 
-def _object(pairs: list[tuple[str, object]]) -> _Object:
-    return _Object(tuple(pairs))
-
-
-def _int(text: str) -> int | _Number:
-    """Python refuses to convert very long integers; no count is that long anyway."""
-    return int(text) if len(text) <= 20 else _Number(text)
-
-
-def _constant(name: str) -> object:
-    raise _Invalid(f"{name} is not a JSON value")
-
-
 def _deployment(key: str, index: int, item: object) -> RecommendedDeployment:
     if item is None:
         raise MalformedLabel(key, f"label {key}: deployment {index} is null")
-    if not isinstance(item, _Object):
+    if not isinstance(item, gojson.Object):
         raise MalformedLabel(key, f"label {key}: deployment {index} must be an object, not {_shown(item)}")
     fields: dict[str, Any] = {}
     for name, value in item.pairs:
@@ -270,31 +225,21 @@ def _deployment(key: str, index: int, item: object) -> RecommendedDeployment:
     return RecommendedDeployment(**fields)
 
 
-def _field(name: str) -> str | None:
-    """The JSON field a key sets: exact match first, then Go's case-insensitive one."""
-    if name in _FIELDS:
-        return name
-    return _FOLDED_FIELDS.get(name.translate(_GO_KEY_FOLD))
-
-
 def _text(field: str, value: object) -> str | None:
     """Empty is unset, as in the reference; lone surrogates become U+FFFD, as Go decodes them."""
     if not isinstance(value, str):
         raise _Invalid(f"{field} must be a string, not {_shown(value)}")
-    return _LONE_SURROGATE.sub("\ufffd", value) or None
+    return gojson.utf8(value) or None
 
 
 def _count(field: str, value: object) -> int | None:
     """An int32 like the reference's, but never negative: a template cannot request -1 GPUs."""
-    if isinstance(value, bool) or not isinstance(value, int | _Number) or not _integral(value):
+    if not isinstance(value, gojson.Number) or not value.integral:
         raise _Invalid(f"{field} must be an integer, not {_shown(value)}")
-    if isinstance(value, _Number) or not 0 <= value <= _INT32_MAX:
+    count = value.integer
+    if count is None or not 0 <= count <= _INT32_MAX:
         raise _Invalid(f"{field} must be an integer from 0 to {_INT32_MAX}, not {_shown(value)}")
-    return value or None  # 0 is the reference's unset count
-
-
-def _integral(value: int | _Number) -> bool:
-    return isinstance(value, int) or value.integral
+    return count or None  # 0 is the reference's unset count
 
 
 def _choice(kind: type[enum.Enum]) -> Callable[[str, object], str | None]:
@@ -314,12 +259,15 @@ def _choice(kind: type[enum.Enum]) -> Callable[[str, object], str | None]:
 
 def _shown(value: object) -> str:
     """A value as JSON would spell it, shortened: messages end up in conditions."""
-    if isinstance(value, _Object):
+    if isinstance(value, gojson.Object):
         return "an object"
     if isinstance(value, list):
         return "an array"
-    shown = value.text if isinstance(value, _Number) else json.dumps(value, ensure_ascii=False)
-    shown = _LONE_SURROGATE.sub("\ufffd", shown)
+    if isinstance(value, gojson.Number):
+        integer = value.integer
+        shown = value.text if integer is None else str(integer)  # -0 is the count 0
+    else:
+        shown = gojson.utf8(json.dumps(value, ensure_ascii=False))
     return shown if len(shown) <= _SHOWN_MAX else shown[: _SHOWN_MAX - 3] + "..."
 
 
@@ -332,4 +280,5 @@ _FIELDS: dict[str, tuple[str, Callable[[str, object], object]]] = {
     "description": ("description", _text),
     "modelId": ("model_id", _text),
 }
-_FOLDED_FIELDS = {name.translate(_GO_KEY_FOLD): name for name in _FIELDS}
+#: The JSON field a key sets: exact match first, then Go's case-insensitive one.
+_field = gojson.field_lookup({name: name for name in _FIELDS})

@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from aimcore import dryrun, gpus
+from aimcore import discoveryjob, dryrun, gpus
 from aimcore import resources as r
 from aimcore.images import extract_tag
 from aimcore.runtimeconfig import RuntimeConfigResolution
@@ -35,7 +35,7 @@ CONFIG_VALID = "ConfigValid"
 AUTH_VALID = "AuthValid"
 DEPENDENCIES_REACHABLE = "DependenciesReachable"
 #: Back after this long when the cluster-wide limit of active discovery Jobs is reached (§2.1).
-BUSY_REQUEUE_SECONDS = dryrun.ACTIVE_LIMIT_REQUEUE_SECONDS
+BUSY_REQUEUE_SECONDS = discoveryjob.ACTIVE_LIMIT_REQUEUE_SECONDS
 #: Back after this long when a failed Job still blocks its successor (its TTL deletes it).
 FAILED_JOB_REQUEUE_SECONDS = 10
 
@@ -43,15 +43,15 @@ T = r.TemplateStatus
 #: Best first (§3.3): the root is the worst state any part is in.
 _PRIORITY = (T.READY, T.PROGRESSING, T.PENDING, T.DEGRADED, T.NOT_AVAILABLE, T.FAILED)
 _ERRORS_THAT_FAIL = {
-    dryrun.Category.AUTH: ("AuthError", "Authentication or authorization failure"),
-    dryrun.Category.INVALID_SPEC: ("InvalidSpec", "Configuration validation failed"),
-    dryrun.Category.MISSING_UPSTREAM: ("ReferenceNotFound", "Referenced resource not found"),
+    discoveryjob.Category.AUTH: ("AuthError", "Authentication or authorization failure"),
+    discoveryjob.Category.INVALID_SPEC: ("InvalidSpec", "Configuration validation failed"),
+    discoveryjob.Category.MISSING_UPSTREAM: ("ReferenceNotFound", "Referenced resource not found"),
 }
-_CATEGORY_BY_REASON: Mapping[str, dryrun.Category] = {
-    **dryrun.CATEGORIES,
-    "ConfigNotFound": dryrun.Category.MISSING_UPSTREAM,
-    "ReferenceNotFound": dryrun.Category.MISSING_UPSTREAM,
-    "ImageNotSpecified": dryrun.Category.INVALID_SPEC,
+_CATEGORY_BY_REASON: Mapping[str, discoveryjob.Category] = {
+    **discoveryjob.CATEGORIES,
+    "ConfigNotFound": discoveryjob.Category.MISSING_UPSTREAM,
+    "ReferenceNotFound": discoveryjob.Category.MISSING_UPSTREAM,
+    "ImageNotSpecified": discoveryjob.Category.INVALID_SPEC,
 }
 
 
@@ -75,7 +75,7 @@ class Part:
     message: str = ""
 
     @property
-    def category(self) -> dryrun.Category | None:
+    def category(self) -> discoveryjob.Category | None:
         return None if self.state is T.READY else _CATEGORY_BY_REASON.get(self.reason)
 
 
@@ -84,8 +84,8 @@ class DiscoveryObservation:
     """What the adapters saw of discovery: every discovery Job, the Pods of each (by namespace
     and Job name), and the log of each finished Job's succeeded Pod (by namespace, Job name, uid)."""
 
-    jobs: tuple[dryrun.JobObservation, ...] = ()
-    pods: Mapping[tuple[str, str], tuple[dryrun.PodObservation, ...]] = attrs.field(factory=dict)
+    jobs: tuple[discoveryjob.JobObservation, ...] = ()
+    pods: Mapping[tuple[str, str], tuple[discoveryjob.PodObservation, ...]] = attrs.field(factory=dict)
     logs: Mapping[tuple[str, str, str], str] = attrs.field(factory=dict)
 
 
@@ -209,9 +209,9 @@ def _discover(
     """Run, wait for, or read the discovery Job (§2.1-§2.4 with D26)."""
     previous = template.status
     image = model.spec.image or ""
-    current_hash = dryrun.spec_hash(template, image)
+    current_hash = discoveryjob.spec_hash(template, image)
     prior = previous.discovery if previous else None
-    wanted = dryrun.discovery_job(
+    wanted = discoveryjob.discovery_job(
         template, model, operator_namespace,
         label_propagation=runtime.spec.label_propagation if runtime.spec else None,
     )
@@ -229,21 +229,21 @@ def _discover(
             profile=previous.profile, model_sources=previous.model_sources,
             resolved_hardware=previous.resolved_hardware, state=prior, job_ref=previous.discovery_job,
         )
-    job = dryrun.newest_discovery_job(seen.jobs, namespace, template.metadata.name or "")
+    job = discoveryjob.newest_discovery_job(seen.jobs, namespace, template.metadata.name or "")
     if job is not None and job.name != name:
         job = None  # built from other inputs: its result says nothing about these
     if job is None:
         return _no_job(wanted, job_ref, prior, current_hash, seen, now)
-    parts = [_part(dryrun.job_health(job))]
-    pods = dryrun.pods_health(seen.pods.get((namespace, name), ()))
+    parts = [_part(discoveryjob.job_health(job))]
+    pods = discoveryjob.pods_health(seen.pods.get((namespace, name), ()))
     if pods is not None:
         parts.append(_part(pods))
     if job.failed:
-        state = dryrun.record_failure(prior, job, now, current_hash)
-        wait = dryrun.next_discovery(state, current_hash, now)
+        state = discoveryjob.record_failure(prior, job, now, current_hash)
+        wait = discoveryjob.next_discovery(state, current_hash, now)
         attempts = state.attempts or 0 if state else 0
         return _Discovery(
-            Phase.FAILED, tuple(parts), _awaiting(dryrun.retry_message(attempts, wait)), state=state,
+            Phase.FAILED, tuple(parts), _awaiting(discoveryjob.retry_message(attempts, wait)), state=state,
             job_ref=job_ref, requeue_after=max(wait, FAILED_JOB_REQUEUE_SECONDS),
         )
     if not job.succeeded:
@@ -261,7 +261,7 @@ def _discover(
         Phase.DONE, tuple(parts),
         Part(DISCOVERED, T.READY, "DiscoveryComplete", "Discovery job completed successfully"),
         profile=dryrun.profile_from_result(result), model_sources=dryrun.model_sources_from_result(result),
-        resolved_hardware=hardware, state=dryrun.record_success(prior, current_hash), job_ref=job_ref,
+        resolved_hardware=hardware, state=discoveryjob.record_success(prior, current_hash), job_ref=job_ref,
     )
 
 
@@ -274,13 +274,14 @@ def _no_job(
     now: str,
 ) -> _Discovery:
     """No Job for these inputs yet: start one unless a backoff or the cluster-wide limit says wait."""
-    not_created = _part(dryrun.job_health(None))
-    wait = dryrun.next_discovery(prior, current_hash, now)
+    not_created = _part(discoveryjob.job_health(None))
+    wait = discoveryjob.next_discovery(prior, current_hash, now)
     if wait > 0:
         attempts = prior.attempts or 0 if prior else 0
-        return _Discovery(Phase.WAITING, (not_created,), _awaiting(dryrun.retry_message(attempts, wait)),
+        return _Discovery(Phase.WAITING, (not_created,),
+                          _awaiting(discoveryjob.retry_message(attempts, wait)),
                           state=prior, job_ref=job_ref, requeue_after=wait)
-    if dryrun.active_discovery_jobs(seen.jobs) >= dryrun.ACTIVE_JOB_LIMIT:
+    if discoveryjob.active_discovery_jobs(seen.jobs) >= discoveryjob.ACTIVE_JOB_LIMIT:
         return _Discovery(Phase.WAITING, (not_created,), _awaiting(), state=prior, job_ref=job_ref,
                           requeue_after=BUSY_REQUEUE_SECONDS)
     return _Discovery(Phase.WAITING, (not_created,), _awaiting(), state=prior, job_ref=job_ref, job=wanted)
@@ -296,7 +297,7 @@ def _root(parts: Iterable[Part]) -> tuple[r.TemplateStatus, Part | None, str, st
         if any(p.category is category for p in parts):
             return T.FAILED, None, reason, message
     root = max((p.state for p in parts), key=_PRIORITY.index, default=T.READY)
-    infrastructure = any(p.category is dryrun.Category.INFRASTRUCTURE for p in parts)
+    infrastructure = any(p.category is discoveryjob.Category.INFRASTRUCTURE for p in parts)
     if infrastructure and root is not T.READY:
         return T.DEGRADED, None, "InfrastructureError", "Infrastructure error - waiting for retry"
     if root is T.READY:
@@ -321,14 +322,14 @@ def _validity(parts: Sequence[Part]) -> list[Part]:
     categories = {p.category for p in parts}
     config = (
         Part(CONFIG_VALID, T.FAILED, "InvalidSpec", "Configuration validation failed")
-        if dryrun.Category.INVALID_SPEC in categories
+        if discoveryjob.Category.INVALID_SPEC in categories
         else Part(CONFIG_VALID, T.FAILED, "ReferenceNotFound", "Referenced resource not found")
-        if dryrun.Category.MISSING_UPSTREAM in categories
+        if discoveryjob.Category.MISSING_UPSTREAM in categories
         else Part(CONFIG_VALID, T.READY, "ConfigurationValid", "")
     )
     auth = (
         Part(AUTH_VALID, T.FAILED, "AuthError", "Authentication or authorization failure")
-        if dryrun.Category.AUTH in categories
+        if discoveryjob.Category.AUTH in categories
         else Part(AUTH_VALID, T.READY, "AuthenticationValid", "")
     )
     return [config, auth]

@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 
 from adapters.dependents import Change, dependents
-from adapters.imagefacts import load_image_facts
 from adapters.kubeapi import AIM_KINDS, Backoff
 from adapters.operator import (
     JsonLog,
@@ -35,8 +34,8 @@ from adapters.operator import (
 from adapters.workqueue import WorkQueue
 from aimcore import codec
 from aimcore import resources as r
-from aimcore.facts import InspectResult
-from aimcore.snapshot import InspectKey, ObjectKey
+from aimcore.snapshot import ObjectKey
+from tests.cluster.support import FactsInspector
 from tests.kube_support import RunningFake
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,21 +55,6 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         time.sleep(0.01)
-
-
-class FactsInspector:
-    """Answers from an image facts file and counts the questions."""
-
-    def __init__(self, path: str) -> None:
-        self.facts, problems = load_image_facts(str(ROOT / path))
-        assert problems == []
-        self.asked: list[str] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, keys: list[InspectKey]) -> dict[InspectKey, InspectResult]:
-        with self._lock:
-            self.asked.extend(k.image for k in keys)
-        return {k: self.facts.inspect(k) for k in keys}
 
 
 @pytest.fixture

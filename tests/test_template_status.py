@@ -13,7 +13,7 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aimcore import codec, dryrun, gpus
+from aimcore import codec, discoveryjob, gpus
 from aimcore import resources as r
 from aimcore.runtimeconfig import resolve
 from aimcore.snapshot import Snapshot
@@ -123,19 +123,23 @@ def with_status(tpl: r.AIMServiceTemplate, outcome: TemplateOutcome) -> r.AIMSer
 
 def job(
     name: str, *, created: str = NOW, state: str | None = None, reason: str = "", message: str = ""
-) -> dryrun.JobObservation:
+) -> discoveryjob.JobObservation:
     conds = (
-        (dryrun.JobCondition(type=state, status=r.ConditionStatus.TRUE, reason=reason, message=message),)
+        (
+            discoveryjob.JobCondition(
+                type=state, status=r.ConditionStatus.TRUE, reason=reason, message=message
+            ),
+        )
         if state
         else ()
     )
-    return dryrun.JobObservation(
+    return discoveryjob.JobObservation(
         name=name,
         namespace="team",
         uid=f"uid-{name}",
         creation_timestamp=created,
         conditions=conds,
-        labels={"aim.eai.amd.com/template": "test-template-discovery-namespace", **dryrun.JOB_SELECTOR},
+        labels={"aim.eai.amd.com/template": "test-template-discovery-namespace", **discoveryjob.JOB_SELECTOR},
     )
 
 
@@ -374,7 +378,7 @@ def test_a_failed_job_is_counted_once_and_retried_after_the_backoff() -> None:
 
 def test_at_most_ten_discovery_jobs_run_at_once() -> None:
     others = tuple(
-        attrs.evolve(job(f"discover-other-{i}"), labels=dict(dryrun.JOB_SELECTOR)) for i in range(10)
+        attrs.evolve(job(f"discover-other-{i}"), labels=dict(discoveryjob.JOB_SELECTOR)) for i in range(10)
     )
     outcome = run(template(), seen=DiscoveryObservation(jobs=others))
     assert outcome.job is None and outcome.requeue_after == 5

@@ -24,7 +24,7 @@ from typing import Any
 
 from adapters.cli import main as cli_main
 from adapters.imagefacts import load_image_facts
-from adapters.kubeapi import AIM_KINDS, SECRETS, ApiError, Backoff, KindInfo, KubeApi
+from adapters.kubeapi import AIM_KINDS, SECRETS, ApiError, Backoff, KindInfo, KubeApi, WatchStream
 from adapters.memory import template_status
 from adapters.operator import JsonLog, Operator, Settings, add_operator_arguments, operator_command
 from aimcore import codec
@@ -46,6 +46,17 @@ README_CATALOG = [
 #: What the API server fills in or owns; never compared.
 SERVER_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields")
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+CATALOG_FACTS = "fixtures/catalog.imagefacts"
+QWEN = "amdenterpriseai/aim-qwen-qwen3-32b:0.8.5"
+#: The two templates fixtures/catalog.imagefacts recommends for QWEN, in a namespace model.
+QWEN_TEMPLATES = [
+    "amdenterpriseai-aim-qwen-qwen3-32b-0-8-2x-mi300x-thr-fp16-6589",
+    "amdenterpriseai-aim-qwen-qwen3-32b-0-8-5-1x-mi300x-lat-fp8-44f1",
+]
+MODELS = AIM_KINDS["AIMModel"]
+CLUSTER_MODELS = AIM_KINDS["AIMClusterModel"]
+TEMPLATES = AIM_KINDS["AIMServiceTemplate"]
+CLUSTER_TEMPLATES = AIM_KINDS["AIMClusterServiceTemplate"]
 AIM_RESOURCES = frozenset(info.plural for info in AIM_KINDS.values())
 
 
@@ -130,6 +141,31 @@ def operator_process(kubeconfig: Path, *argv: str, log: Path) -> Iterator[subpro
 
 def log_events(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+class GatedApi(KubeApi):
+    """A client that counts the watches it opens and can hold the next one at a gate, so a test
+    can keep a watcher between two watches (its last resourceVersion in hand) while the cluster
+    moves on."""
+
+    def __init__(self, inner: KubeApi) -> None:
+        super().__init__(inner.client, request_timeout=inner.request_timeout)
+        self.gate = threading.Event()
+        self.gate.set()
+        self.watches = 0
+        self.waiting = 0
+        self._lock = threading.Lock()
+
+    def watch(self, *args: Any, **kwargs: Any) -> WatchStream:
+        if not self.gate.is_set():
+            with self._lock:
+                self.waiting += 1
+            self.gate.wait()
+            with self._lock:
+                self.waiting -= 1
+        with self._lock:
+            self.watches += 1
+        return super().watch(*args, **kwargs)
 
 
 class TemplateController:

@@ -27,7 +27,6 @@ from adapters.kubeapi import (
     Backoff,
     KindInfo,
     KubeApi,
-    WatchStream,
 )
 from adapters.kubeexec import DEPENDENCIES_REACHABLE, Executor, apply_body
 from adapters.kubestore import Store, Watcher
@@ -36,7 +35,7 @@ from aimcore import resources as r
 from aimcore.plan import Apply, Delete, Plan, UpdateStatus
 from aimcore.snapshot import ObjectKey
 from tests.cluster.fixtures import CONFIGMAPS, KubeCluster, wait_for
-from tests.cluster.support import audit_writes, refused_writes, write_summary
+from tests.cluster.support import GatedApi, audit_writes, refused_writes, write_summary
 
 pytestmark = pytest.mark.cluster
 
@@ -109,30 +108,6 @@ class Recorder:
     def count(self) -> int:
         with self._lock:
             return len(self.seen)
-
-
-class GatedApi(KubeApi):
-    """A client that counts the watches it opens and can hold the next one at a gate, so a test
-    can keep a watcher between two watches (its last resourceVersion in hand)."""
-
-    def __init__(self, inner: KubeApi) -> None:
-        super().__init__(inner.client, request_timeout=inner.request_timeout)
-        self.gate = threading.Event()
-        self.gate.set()
-        self.watches = 0
-        self.waiting = 0
-        self._lock = threading.Lock()
-
-    def watch(self, *args: Any, **kwargs: Any) -> WatchStream:
-        if not self.gate.is_set():
-            with self._lock:
-                self.waiting += 1
-            self.gate.wait()
-            with self._lock:
-                self.waiting -= 1
-        with self._lock:
-            self.watches += 1
-        return super().watch(*args, **kwargs)
 
 
 class Watching:

@@ -8,6 +8,7 @@ delete, with the client's user agent), not from the operator's account of itself
 from __future__ import annotations
 
 import io
+import json
 import signal
 import threading
 import time
@@ -18,16 +19,23 @@ from typing import Any
 import pytest
 import yaml
 
-from adapters.kubeapi import AIM_KINDS, KubeApi, WatchStream
+from adapters.kubeapi import AIM_KINDS, KubeApi
 from adapters.kubeexec import Executor
 from adapters.kubestore import Store
+from adapters.operator import JsonLog, Operator, Settings
 from aimcore.plan import Delete, Plan
 from aimcore.snapshot import ObjectKey
 from tests.cluster.fixtures import LEASES, NAMESPACES, KubeCluster, delete_namespace, wait_for
 from tests.cluster.support import (
+    CATALOG_FACTS,
+    MODELS,
+    QWEN,
+    QWEN_TEMPLATES,
     README_CATALOG,
     ROOT,
+    TEMPLATES,
     FactsInspector,
+    GatedApi,
     TemplateController,
     aim_state,
     audit_writes,
@@ -49,15 +57,7 @@ from tests.cluster.support import (
 
 pytestmark = pytest.mark.cluster
 
-CATALOG_FACTS = "fixtures/catalog.imagefacts"
-QWEN = "amdenterpriseai/aim-qwen-qwen3-32b:0.8.5"
-QWEN_TEMPLATES = [
-    "amdenterpriseai-aim-qwen-qwen3-32b-0-8-2x-mi300x-thr-fp16-6589",
-    "amdenterpriseai-aim-qwen-qwen3-32b-0-8-5-1x-mi300x-lat-fp8-44f1",
-]
 PROPRIETARY = "private.registry/models/proprietary:v1"
-TEMPLATES = AIM_KINDS["AIMServiceTemplate"]
-MODELS = AIM_KINDS["AIMModel"]
 
 
 def model(name: str, namespace: str, image: str = QWEN) -> dict[str, Any]:
@@ -187,7 +187,7 @@ def test_other_managers_fields_survive_and_owned_fields_are_put_back(
 ) -> None:
     api, user = kube.api("user"), kube.api("kubectl-like")
     api.create(MODELS, model("qwen", namespace))
-    with running_operator(kube, FactsInspector(CATALOG_FACTS)) as operator:
+    with running_operator(kube, FactsInspector(CATALOG_FACTS), namespace=namespace) as operator:
         wait_for(lambda: len(templates_of(api, namespace, "qwen")) == 2)
         settle(operator)
         name = QWEN_TEMPLATES[1]
@@ -232,7 +232,7 @@ def test_writes_counted_by_the_api_server(kube: KubeCluster, namespace: str) -> 
     api = kube.api("user")
     created = api.create(MODELS, model("qwen", namespace))
     inspector = FactsInspector(CATALOG_FACTS)
-    with running_operator(kube, inspector, identity="counted") as operator:
+    with running_operator(kube, inspector, identity="counted", namespace=namespace) as operator:
         wait_for(lambda: len(templates_of(api, namespace, "qwen")) == 2)
         settle(operator)
         for template in templates_of(api, namespace, "qwen"):
@@ -276,7 +276,8 @@ def test_deleting_a_model_collects_its_templates_and_never_a_users_template(
         "apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMServiceTemplate",
         "metadata": {"name": "my-qwen-template", "namespace": namespace},
         "spec": {"modelName": "qwen", "metric": "latency", "precision": "fp8"}})
-    with running_operator(kube, FactsInspector(CATALOG_FACTS), identity="deleter") as operator:
+    with running_operator(kube, FactsInspector(CATALOG_FACTS), identity="deleter",
+                          namespace=namespace) as operator:
         wait_for(lambda: len(templates_of(api, namespace, "qwen")) == 3)
         settle(operator)
         api.delete(MODELS, namespace, "qwen", created["metadata"]["uid"])
@@ -330,7 +331,8 @@ def test_the_operator_recovers_from_a_restarted_api_server(
     api = kube.api("user")
     docs = [model("before", namespace)]
     create_all(api, docs)
-    with running_operator(kube, FactsInspector(CATALOG_FACTS), identity="restarts") as operator, \
+    with running_operator(kube, FactsInspector(CATALOG_FACTS), identity="restarts",
+                          namespace=namespace) as operator, \
             template_controller(kube.api("template-controller")):
         wait_for(lambda: model_status(api, namespace, "before") == "Ready", 60)
         settle(operator)
@@ -346,27 +348,6 @@ def test_the_operator_recovers_from_a_restarted_api_server(
     assert observed == expected
 
 
-class GatedApi(KubeApi):
-    """The operator's client with a gate before each new watch, so a test can hold the
-    operator between two watches (its last resourceVersion in hand) while the cluster moves on."""
-
-    def __init__(self, inner: KubeApi) -> None:
-        super().__init__(inner.client, request_timeout=inner.request_timeout)
-        self.gate = threading.Event()
-        self.gate.set()
-        self.waiting = 0
-        self._lock = threading.Lock()
-
-    def watch(self, *args: Any, **kwargs: Any) -> WatchStream:
-        if not self.gate.is_set():
-            with self._lock:
-                self.waiting += 1
-            self.gate.wait()
-            with self._lock:
-                self.waiting -= 1
-        return super().watch(*args, **kwargs)
-
-
 def test_an_expired_resource_version_is_relisted_with_nothing_lost(
     kube: KubeCluster, namespace: str, tmp_path: Path
 ) -> None:
@@ -377,12 +358,10 @@ def test_an_expired_resource_version_is_relisted_with_nothing_lost(
     docs = [model("first", namespace)]
     create_all(api, docs)
     logs = io.StringIO()
-    from adapters.operator import JsonLog, Operator, Settings
-
     gated = GatedApi(kube.api("aimcore/gated"))
-    operator = Operator(gated, FactsInspector(CATALOG_FACTS),
-                        Settings(identity="gated", leader_election=False, watch_timeout=1, retry_base=0.05),
-                        JsonLog(logs, "debug"))
+    settings = Settings(identity="gated", namespace=namespace, leader_election=False, watch_timeout=1,
+                        retry_base=0.05)
+    operator = Operator(gated, FactsInspector(CATALOG_FACTS), settings, JsonLog(logs, "debug"))
     stop = threading.Event()
     thread = threading.Thread(target=operator.run, args=(stop,))
     thread.start()
@@ -402,7 +381,7 @@ def test_an_expired_resource_version_is_relisted_with_nothing_lost(
     finally:
         stop.set()
         thread.join(30)
-    events = [e for e in log_events_text(logs.getvalue())]
+    events = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
     expired = {e["kind"] for e in events if e["msg"] == "watch expired (410 Gone): re-listing"}
     assert "AIMModel" in expired, logs.getvalue()[-3000:]
     assert "first" not in {k.name for k in operator.store.all_keys() if k.kind == "AIMModel"}
@@ -410,12 +389,6 @@ def test_an_expired_resource_version_is_relisted_with_nothing_lost(
     observed = {k: comparable(v) for k, v in aim_state(api, [namespace]).items() if namespace in k}
     expected = {k: v for k, v in _simulated_state(docs[1:], tmp_path).items() if namespace in k}
     assert observed == expected
-
-
-def log_events_text(text: str) -> list[dict[str, Any]]:
-    import json
-
-    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
 # --- leader election ---------------------------------------------------------------------------------

@@ -29,8 +29,15 @@ from aimcore.plan import Plan, UpdateStatus
 from aimcore.snapshot import InspectKey, ObjectKey
 from tests.cluster.fixtures import LEASES, KubeCluster, wait_for
 from tests.cluster.support import (
+    CATALOG_FACTS,
+    CLUSTER_MODELS,
+    CLUSTER_TEMPLATES,
     FAST,
+    MODELS,
+    QWEN,
+    QWEN_TEMPLATES,
     ROOT,
+    TEMPLATES,
     FactsInspector,
     TemplateController,
     audit_writes,
@@ -48,16 +55,6 @@ from tests.registry_server import BASIC_PASSWORD, BASIC_USER, RegistryProcess, p
 
 pytestmark = pytest.mark.cluster
 
-CATALOG_FACTS = "fixtures/catalog.imagefacts"
-QWEN = "amdenterpriseai/aim-qwen-qwen3-32b:0.8.5"
-QWEN_TEMPLATES = [
-    "amdenterpriseai-aim-qwen-qwen3-32b-0-8-2x-mi300x-thr-fp16-6589",
-    "amdenterpriseai-aim-qwen-qwen3-32b-0-8-5-1x-mi300x-lat-fp8-44f1",
-]
-MODELS = AIM_KINDS["AIMModel"]
-CLUSTER_MODELS = AIM_KINDS["AIMClusterModel"]
-TEMPLATES = AIM_KINDS["AIMServiceTemplate"]
-CLUSTER_TEMPLATES = AIM_KINDS["AIMClusterServiceTemplate"]
 
 
 def model(name: str, namespace: str, image: str = QWEN, **spec: Any) -> dict[str, Any]:
@@ -89,7 +86,7 @@ def test_fine_tuned_copies_follow_their_source_and_a_stale_copy_is_deleted_by_ui
                  "modelSources": [{"modelId": "qwen/qwen3-32b-fp8", "sourceUri": "s3://my-bucket/weights/"}]}})
     copy = "ft-qwen-any-ft-0-11-0-fp8-mi300x-8ec6419e"
     inspector = FactsInspector("fixtures/finetune.imagefacts")
-    with running_operator(kube, inspector, identity="tuner") as operator, \
+    with running_operator(kube, inspector, identity="tuner", namespace=namespace) as operator, \
             template_controller(kube.api("template-controller")):
         wait_for(lambda: len(api.list(CLUSTER_TEMPLATES)[0]) == 2, 60)
         wait_for(lambda: names(api.list(TEMPLATES, namespace)[0]) == [copy], 60)
@@ -123,7 +120,7 @@ def test_a_permanent_error_is_reported_on_the_model_and_cleared_once_it_passes(
     message = "templates are frozen in this namespace"
     with refused_writes(kube.api("admin"), TEMPLATES, namespace, message):
         api.create(MODELS, model("qwen", namespace))
-        with running_operator(kube, FactsInspector(CATALOG_FACTS), identity="refused",
+        with running_operator(kube, FactsInspector(CATALOG_FACTS), identity="refused", namespace=namespace,
                               retry_base=0.2) as operator:
             def reported() -> dict[str, Any]:
                 return condition(api.get(MODELS, namespace, "qwen"), "DependenciesReachable")
@@ -139,7 +136,8 @@ def test_a_permanent_error_is_reported_on_the_model_and_cleared_once_it_passes(
                             if row[1] == "aimservicetemplates"]
             assert refused_rows and {row[4] for row in refused_rows} == {422}
     # The policy is gone: the retries (with backoff) create both templates and clear the condition.
-    with running_operator(kube, FactsInspector(CATALOG_FACTS), identity="refused") as operator:
+    with running_operator(kube, FactsInspector(CATALOG_FACTS), identity="refused",
+                          namespace=namespace) as operator:
         wait_for(lambda: names(api.list(TEMPLATES, namespace)[0]) == QWEN_TEMPLATES, 60)
         wait_for(lambda: not condition(api.get(MODELS, namespace, "qwen"), "DependenciesReachable"), 60)
         settle(operator)
