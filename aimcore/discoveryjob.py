@@ -26,7 +26,6 @@ from aimcore import codec
 from aimcore import resources as r
 from aimcore.dryrun import OUTPUT_INVALID
 from aimcore.ownership import LABEL_MANAGED_BY, owner_reference
-from aimcore.snapshot import DEFAULT_OPERATOR_NAMESPACE
 from aimcore.status import Component
 
 __all__ = [
@@ -39,6 +38,7 @@ __all__ = [
     "LABEL_TEMPLATE",
     "Category",
     "ContainerObservation",
+    "DiscoveryObservation",
     "DiscoveryState",
     "JobCondition",
     "JobObservation",
@@ -129,7 +129,7 @@ def discovery_job_name(
     return f"{JOB_PREFIX}{(template.metadata.name or '')[:JOB_TEMPLATE_NAME_MAX]}-{digest}"
 
 
-def discovery_namespace(template: r.Template, operator_namespace: str = DEFAULT_OPERATOR_NAMESPACE) -> str:
+def discovery_namespace(template: r.Template, operator_namespace: str = r.DEFAULT_OPERATOR_NAMESPACE) -> str:
     """Where its discovery Jobs and Pods live: its namespace, or the operator's for a cluster template."""
     if isinstance(template, r.AIMClusterServiceTemplate):
         return operator_namespace
@@ -150,7 +150,7 @@ def _controller_name(template: r.Template) -> str:
 def discovery_job(
     template: r.Template,
     model: r.Model,
-    operator_namespace: str = DEFAULT_OPERATOR_NAMESPACE,
+    operator_namespace: str = r.DEFAULT_OPERATOR_NAMESPACE,
     *,
     label_propagation: r.LabelPropagation | None = None,
 ) -> dict[str, Any]:
@@ -780,3 +780,13 @@ def _go_duration(seconds: int) -> str:
 def retry_message(attempts: int, wait_seconds: int) -> str:
     """The Discovered=False/AwaitingDiscovery message while a retry waits (§2.4)."""
     return f"Waiting {_go_duration(wait_seconds)} before retry (attempt {attempts} failed)"
+
+
+@attrs.frozen
+class DiscoveryObservation:
+    """What the adapters saw of discovery: every discovery Job, the Pods of each (by namespace
+    and Job name), and the log of each finished Job's succeeded Pod (by namespace, Job name, uid)."""
+
+    jobs: tuple[JobObservation, ...] = ()
+    pods: Mapping[tuple[str, str], tuple[PodObservation, ...]] = attrs.field(factory=dict)
+    logs: Mapping[tuple[str, str, str], str] = attrs.field(factory=dict)

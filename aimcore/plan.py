@@ -5,6 +5,7 @@ A plan holds only what must change; a steady object plans no actions at all.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -44,12 +45,25 @@ class Inspect:
 
 
 @attrs.frozen
+class ApplyJob:
+    """Create a discovery Job (a batch/v1 manifest, D25): it runs the model image in dry-run mode."""
+
+    manifest: Mapping[str, Any]
+    reason: str
+
+    @property
+    def key(self) -> ObjectKey:
+        meta = self.manifest["metadata"]
+        return ObjectKey("Job", str(meta["namespace"]), str(meta["name"]))
+
+
+@attrs.frozen
 class UpdateStatus:
     key: ObjectKey
     status: Any
 
 
-Action = Apply | Delete | Inspect | UpdateStatus
+Action = Apply | ApplyJob | Delete | Inspect | UpdateStatus
 
 
 @attrs.frozen
@@ -67,11 +81,13 @@ class Plan:
     #: The reconciled object's status after this pass (None: the object is gone or not ours).
     status: Any = None
     reasons: tuple[Reason, ...] = ()
+    #: Reconcile again after this many seconds: a wait no watch event ends (a backoff, D26).
+    requeue_after: int | None = None
 
 
 def verb(action: Action) -> str:
     """The action's verb in the command line's JSON contract."""
-    if isinstance(action, Apply):
+    if isinstance(action, Apply | ApplyJob):
         return "apply"
     if isinstance(action, Delete):
         return "delete"

@@ -10,9 +10,13 @@ from aimcore.models import reconcile_model
 from aimcore.plan import Plan
 from aimcore.services import reconcile_service
 from aimcore.snapshot import ObjectKey, Snapshot
+from aimcore.template_status import plan_template
 
-#: Kinds that have a reconciler here; templates and profiles are reconciled by their owners.
+#: Kinds reconciled in every pass; profiles are reconciled by their owners. Templates have a
+#: reconciler (`template_status`, D25) that joins these once the adapters run discovery Jobs;
+#: until then their status comes from simulate's stand-in (or the reference's controller).
 RECONCILED_KINDS = ("AIMClusterModel", "AIMModel", "AIMService")
+TEMPLATE_KINDS = ("AIMServiceTemplate", "AIMClusterServiceTemplate")
 
 
 def reconcile(key: ObjectKey, snapshot: Snapshot) -> Plan:
@@ -21,6 +25,8 @@ def reconcile(key: ObjectKey, snapshot: Snapshot) -> Plan:
         return reconcile_model(obj, snapshot)
     if isinstance(obj, r.AIMService):
         return reconcile_service(obj, snapshot)
+    if isinstance(obj, r.AIMServiceTemplate | r.AIMClusterServiceTemplate):
+        return plan_template(obj, snapshot)
     return Plan(key)
 
 

@@ -16,6 +16,9 @@ import attrs
 
 from aimcore.schema import meta
 
+#: Where the operator runs, and where cluster-scoped objects find their Secrets and Jobs.
+DEFAULT_OPERATOR_NAMESPACE = "aim-system"
+
 GROUP = "aim.eai.amd.com"
 V1ALPHA1 = f"{GROUP}/v1alpha1"
 V1ALPHA2 = f"{GROUP}/v1alpha2"

@@ -13,12 +13,13 @@ from typing import Any, TypeVar
 import attrs
 
 from aimcore import resources as r
+from aimcore.discoveryjob import DiscoveryObservation
 from aimcore.facts import InspectResult
 from aimcore.images import InvalidImageReference, normalize_image
 
 R = TypeVar("R", bound=r.Resource)
 
-DEFAULT_OPERATOR_NAMESPACE = "aim-system"
+DEFAULT_OPERATOR_NAMESPACE = r.DEFAULT_OPERATOR_NAMESPACE
 
 
 @attrs.frozen(cache_hash=True)
@@ -92,8 +93,12 @@ class Snapshot:
     operator_namespace: str = DEFAULT_OPERATOR_NAMESPACE
     #: RFC 3339 time of this observation; condition timestamps use it.
     now: str = "1970-01-01T00:00:00Z"
-    #: GPU models present in the cluster; None means any GPU may be scheduled.
+    #: GPU models present in the cluster; None means any GPU may be scheduled. Nodes win.
     gpus: frozenset[str] | None = None
+    #: Node name -> labels, for the GPU inventory (labels are all the rules read of a Node).
+    nodes: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
+    #: Discovery Jobs, their Pods and the output of finished ones.
+    discovery: DiscoveryObservation = attrs.field(factory=DiscoveryObservation)
     _templates_by_model: Mapping[tuple[str, str, str], tuple[ObjectKey, ...]] = attrs.field(
         factory=dict, alias="_templates_by_model"
     )
@@ -122,6 +127,8 @@ class Snapshot:
         operator_namespace: str = DEFAULT_OPERATOR_NAMESPACE,
         now: str = "1970-01-01T00:00:00Z",
         gpus: Iterable[str] | None = None,
+        nodes: Mapping[str, Mapping[str, str]] | None = None,
+        discovery: DiscoveryObservation | None = None,
     ) -> Snapshot:
         """Index `objects` in one pass."""
         by_key = {ObjectKey.of(o): o for o in objects}
@@ -137,6 +144,8 @@ class Snapshot:
             operator_namespace=operator_namespace,
             now=now,
             gpus=frozenset(gpus) if gpus is not None else None,
+            nodes=dict(nodes or {}),
+            discovery=discovery or DiscoveryObservation(),
             _templates_by_model=by_model,
             _templates_by_aim_id=by_aim_id,
             _models_by_image=images,

@@ -23,10 +23,14 @@ from typing import Any
 
 import attrs
 
-from aimcore import discoveryjob, dryrun, gpus
+from aimcore import discoveryjob, dryrun, gpus, runtimeconfig
 from aimcore import resources as r
+from aimcore.discoveryjob import DiscoveryObservation
 from aimcore.images import extract_tag
+from aimcore.plan import Action, ApplyJob, Plan, UpdateStatus
+from aimcore.resolution import lookup_model
 from aimcore.runtimeconfig import RuntimeConfigResolution
+from aimcore.snapshot import ObjectKey, Snapshot
 from aimcore.status import Component, condition
 
 READY = "Ready"
@@ -77,16 +81,6 @@ class Part:
     @property
     def category(self) -> discoveryjob.Category | None:
         return None if self.state is T.READY else _CATEGORY_BY_REASON.get(self.reason)
-
-
-@attrs.frozen
-class DiscoveryObservation:
-    """What the adapters saw of discovery: every discovery Job, the Pods of each (by namespace
-    and Job name), and the log of each finished Job's succeeded Pod (by namespace, Job name, uid)."""
-
-    jobs: tuple[discoveryjob.JobObservation, ...] = ()
-    pods: Mapping[tuple[str, str], tuple[discoveryjob.PodObservation, ...]] = attrs.field(factory=dict)
-    logs: Mapping[tuple[str, str, str], str] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -419,3 +413,25 @@ def _resolved_model(model: r.Model | None) -> r.ResolvedReference | None:
     if model is None:
         return None
     return r.ResolvedReference(name=model.metadata.name or "", namespace=model.metadata.namespace or None)
+
+
+def plan_template(template: r.Template, snapshot: Snapshot) -> Plan:
+    """`reconcile_template` on what a snapshot holds: the model per D16, the runtime config per
+    D14, the inventory of its Nodes (or of its GPU list), and its discovery observations."""
+    namespace = template.metadata.namespace if isinstance(template, r.AIMServiceTemplate) else None
+    outcome = reconcile_template(
+        template,
+        model=lookup_model(namespace, template.spec.model_name, snapshot),
+        runtime=runtimeconfig.resolve(template.spec.runtime_config_name, namespace, snapshot),
+        inventory=gpus.cluster_inventory(snapshot.nodes, snapshot.gpus),
+        discovery=snapshot.discovery,
+        now=snapshot.now,
+        operator_namespace=snapshot.operator_namespace,
+    )
+    key = ObjectKey.of(template)
+    actions: list[Action] = []
+    if outcome.job is not None:
+        actions.append(ApplyJob(outcome.job, "discover the template's profile: a dry run of the image"))
+    if outcome.status != template.status:
+        actions.append(UpdateStatus(key, outcome.status))
+    return Plan(key, tuple(actions), outcome.status, requeue_after=outcome.requeue_after)

@@ -399,3 +399,25 @@ def test_the_outcome_depends_on_the_inputs_only(nodes: list[tuple[str, dict[str,
     assert first == run(tpl, inventory=INVENTORY)
     steady = run(with_status(tpl, first), inventory=INVENTORY)
     assert steady.status == first.status  # time does not move a steady status (D12)
+
+
+def test_reconcile_routes_a_template_key_through_the_snapshot() -> None:
+    """The snapshot supplies the model (D16), Nodes and discovery; the plan applies the Job."""
+    from aimcore.plan import ApplyJob, UpdateStatus, verb
+    from aimcore.reconcile import reconcile
+    from aimcore.snapshot import ObjectKey
+
+    tpl = template()
+    snapshot = Snapshot.build([tpl, model()], now=NOW, nodes=dict(KIND_NODES))
+    plan = reconcile(ObjectKey.of(tpl), snapshot)
+    assert [type(a) for a in plan.actions] == [ApplyJob, UpdateStatus]
+    assert [verb(a) for a in plan.actions] == ["apply", "status"]
+    job_action = plan.actions[0]
+    assert isinstance(job_action, ApplyJob) and job_action.key == ObjectKey("Job", "team", JOB)
+    assert plan.status is not None and plan.status.status is r.TemplateStatus.PENDING
+    # Without Nodes, simulate's GPU list decides; without either, any GPU is there.
+    only_mi325x = Snapshot.build([tpl, model()], now=NOW, gpus=["MI325X"])
+    unavailable = reconcile(ObjectKey.of(tpl), only_mi325x)
+    assert unavailable.status is not None and unavailable.status.status is r.TemplateStatus.NOT_AVAILABLE
+    anything = reconcile(ObjectKey.of(tpl), Snapshot.build([tpl, model()], now=NOW))
+    assert anything.status is not None and anything.status.status is r.TemplateStatus.PENDING
