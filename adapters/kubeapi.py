@@ -59,10 +59,10 @@ def _aim(cls: type[r.Resource]) -> KindInfo:
 
 
 def _accept(info: KindInfo, partial: str) -> str:
-    """Secrets are listed and watched as metadata only: the core needs to know a Secret
-    exists, never its values, so the operator does not hold every Secret of the cluster.
-    A server without metadata-only responses answers the plain JSON that follows."""
-    if info.kind != "Secret":
+    """Secrets and Nodes are listed and watched as metadata only: the core needs to know a
+    Secret exists (never its values) and a Node's labels (never its status, which changes all
+    the time). A server without metadata-only responses answers the plain JSON that follows."""
+    if info.kind not in ("Secret", "Node"):
         return "application/json"
     return f"application/json;as={partial};g=meta.k8s.io;v=v1,application/json"
 
@@ -73,6 +73,10 @@ AIM_KINDS: Mapping[str, KindInfo] = {
 }
 SECRETS = KindInfo("Secret", "", "v1", "secrets", True)
 LEASES = KindInfo("Lease", "coordination.k8s.io", "v1", "leases", True)
+#: What the template reconciler observes (D25): Nodes (labels only), discovery Jobs and their Pods.
+NODES = KindInfo("Node", "", "v1", "nodes", False)
+JOBS = KindInfo("Job", "batch", "v1", "jobs", True)
+PODS = KindInfo("Pod", "", "v1", "pods", True)
 #: Everything the operator watches.
 WATCHED: Mapping[str, KindInfo] = {**AIM_KINDS, "Secret": SECRETS}
 
@@ -235,6 +239,19 @@ class KubeApi:
 
     def get(self, info: KindInfo, namespace: str | None, name: str) -> dict[str, Any]:
         return dict(self._call("GET", info.path(namespace, name)))
+
+    def pod_log(self, namespace: str, name: str, container: str, *, limit_bytes: int = 4 << 20) -> str:
+        """A container's log (stdout and stderr as the kubelet keeps them), at most `limit_bytes`.
+        A Pod that never ran on a node has none: the API server answers 204, read as ""."""
+        query = [("container", container), ("limitBytes", str(limit_bytes))]
+        # The log is plain text, yet the API server refuses `Accept: text/plain` (406): ask for anything.
+        response = self._call("GET", PODS.path(namespace, name, "log"), query=query, stream=True,
+                              accept="*/*")
+        try:
+            data = response.read() or b""
+        finally:
+            response.release_conn()
+        return bytes(data).decode("utf-8", "replace")
 
     # --- writes -----------------------------------------------------------------------
 

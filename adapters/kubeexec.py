@@ -22,12 +22,12 @@ from typing import Any
 import attrs
 
 from adapters.dependents import Change
-from adapters.kubeapi import WATCHED, ApiError, Backoff, KindInfo, KubeApi, with_retries
+from adapters.kubeapi import JOBS, WATCHED, ApiError, Backoff, KindInfo, KubeApi, with_retries
 from adapters.kubestore import Store
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.ownership import needs_apply
-from aimcore.plan import Apply, Delete, Inspect, Plan, UpdateStatus
+from aimcore.plan import Apply, ApplyJob, Delete, Inspect, Plan, UpdateStatus
 from aimcore.snapshot import InspectKey, ObjectKey
 from aimcore.status import Component, condition, find
 
@@ -127,6 +127,9 @@ class Executor:
                 status_action = action
             elif isinstance(action, Apply):
                 self._attempt(outcome, "apply", action.key, functools.partial(self._apply, action, outcome))
+            elif isinstance(action, ApplyJob):
+                job = functools.partial(self._apply_job, action, outcome)
+                self._attempt(outcome, "apply", action.key, job)
             elif isinstance(action, Delete):
                 self._attempt(outcome, "delete", action.key, functools.partial(self._delete, action, outcome))
         status = status_action.status if status_action is not None else None
@@ -161,6 +164,13 @@ class Executor:
         answer = self._retry(lambda: self.api.apply(info, apply_body(action.obj)))
         outcome.writes.append(("apply", action.key))
         self._write_through(answer, action.key.kind, outcome)
+
+    def _apply_job(self, action: ApplyJob, outcome: Outcome) -> None:
+        """A discovery Job (D25): applied once; the core plans it only while none is observed."""
+        self._guard()
+        answer = self._retry(lambda: self.api.apply(JOBS, action.manifest))
+        outcome.writes.append(("apply", action.key))
+        self.store.observe({**answer, "kind": "Job"})
 
     def _owner_exists(self, obj: r.Resource) -> bool:
         """Read the controller owner live before creating a child: watches of different kinds

@@ -19,6 +19,13 @@ from adapters.dependents import Change
 from adapters.kubeapi import ApiError, Backoff, KindInfo, KubeApi, WatchStream
 from aimcore import codec
 from aimcore import resources as r
+from aimcore.discoveryjob import (
+    ContainerObservation,
+    DiscoveryObservation,
+    JobCondition,
+    JobObservation,
+    PodObservation,
+)
 from aimcore.facts import InspectResult
 from aimcore.snapshot import InspectKey, ObjectKey, Snapshot
 from aimcore.validation import check_document
@@ -53,6 +60,64 @@ def _newer(incoming: str | None, stored: str | None) -> bool:
     return incoming != stored
 
 
+#: Kinds the store keeps as observations for the template reconciler, not as AIM objects.
+OBSERVED_KINDS = ("Node", "Job", "Pod")
+
+
+def _conditions(doc: Mapping[str, Any]) -> tuple[JobCondition, ...]:
+    found = []
+    for item in (doc.get("status") or {}).get("conditions") or ():
+        try:
+            status = r.ConditionStatus(str(item.get("status")))
+        except ValueError:
+            continue
+        found.append(JobCondition(
+            type=str(item.get("type") or ""), status=status,
+            reason=str(item.get("reason") or ""), message=str(item.get("message") or ""),
+        ))
+    return tuple(found)
+
+
+def job_observation(doc: Mapping[str, Any]) -> JobObservation:
+    """What the template reconciler reads of a Job: identity, labels, age and its conditions."""
+    meta = doc.get("metadata") or {}
+    return JobObservation(
+        name=str(meta.get("name") or ""), namespace=str(meta.get("namespace") or ""),
+        uid=str(meta.get("uid") or ""), labels=dict(meta.get("labels") or {}),
+        creation_timestamp=meta.get("creationTimestamp"), conditions=_conditions(doc),
+    )
+
+
+def _containers(statuses: Any) -> tuple[ContainerObservation, ...]:
+    found = []
+    for item in statuses or ():
+        state = item.get("state") or {}
+        waiting, terminated = state.get("waiting") or {}, state.get("terminated")
+        found.append(ContainerObservation(
+            name=str(item.get("name") or ""),
+            waiting_reason=waiting.get("reason") if waiting else None,
+            waiting_message=str(waiting.get("message") or ""),
+            terminated_reason=str((terminated or {}).get("reason") or ""),
+            terminated_message=str((terminated or {}).get("message") or ""),
+            exit_code=int(terminated["exitCode"]) if terminated and "exitCode" in terminated else None,
+        ))
+    return tuple(found)
+
+
+def pod_observation(doc: Mapping[str, Any]) -> PodObservation:
+    """What the template reconciler reads of a discovery Pod: phase, readiness, container states."""
+    meta, status = doc.get("metadata") or {}, doc.get("status") or {}
+    conditions = status.get("conditions") or ()
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return PodObservation(
+        name=str(meta.get("name") or ""), namespace=str(meta.get("namespace") or ""),
+        labels=dict(meta.get("labels") or {}), phase=str(status.get("phase") or "Pending"), ready=ready,
+        reason=str(status.get("reason") or ""), message=str(status.get("message") or ""),
+        containers=_containers(status.get("containerStatuses")),
+        init_containers=_containers(status.get("initContainerStatuses")),
+    )
+
+
 class Store:
     """Objects by key, and the resourceVersion each kind's list/watch has reached."""
 
@@ -69,6 +134,12 @@ class Store:
         #: what it touches, not a pass over the whole store.
         self._indexed: Snapshot | None = None
         self._pending: dict[ObjectKey, r.Resource | None] = {}
+        #: Observations for the template reconciler: Node labels, discovery Jobs and Pods, and
+        #: the output of finished Jobs (namespace, Job name, uid), which the operator fetches.
+        self._nodes: dict[str, Mapping[str, str]] = {}
+        self._jobs: dict[ObjectKey, JobObservation] = {}
+        self._pods: dict[ObjectKey, PodObservation] = {}
+        self.logs: dict[tuple[str, str, str], str] = {}
 
     def get(self, key: ObjectKey) -> r.Resource | None:
         with self._lock:
@@ -82,8 +153,49 @@ class Store:
         with self._lock:
             return sorted(self._objects)
 
+    def observe(self, doc: Mapping[str, Any], gone: bool = False) -> None:
+        """A Node, Job or Pod event (or a Job the operator just applied)."""
+        kind = str(doc.get("kind") or "")
+        meta = doc.get("metadata") or {}
+        key = ObjectKey(kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        with self._lock:
+            if kind == "Node":
+                if gone:
+                    self._nodes.pop(key.name, None)
+                else:
+                    self._nodes[key.name] = dict(meta.get("labels") or {})
+            elif kind == "Job":
+                if gone:
+                    job = self._jobs.pop(key, None)
+                    if job is not None:
+                        self.logs.pop((job.namespace, job.name, job.uid), None)
+                else:
+                    self._jobs[key] = job_observation(doc)
+            elif kind == "Pod":
+                if gone:
+                    self._pods.pop(key, None)
+                else:
+                    self._pods[key] = pod_observation(doc)
+
+    def discovery(self) -> DiscoveryObservation:
+        with self._lock:
+            pods: dict[tuple[str, str], list[PodObservation]] = {}
+            for key in sorted(self._pods):
+                pod = self._pods[key]
+                job = pod.labels.get("job-name")
+                if job:
+                    pods.setdefault((pod.namespace, job), []).append(pod)
+            return DiscoveryObservation(
+                jobs=tuple(self._jobs[k] for k in sorted(self._jobs)),
+                pods={k: tuple(v) for k, v in pods.items()},
+                logs=dict(self.logs),
+            )
+
     def upsert(self, doc: Mapping[str, Any]) -> Change | None:
         """An ADDED/MODIFIED event, or an object the operator just wrote (write-through)."""
+        if doc.get("kind") in OBSERVED_KINDS:
+            self.observe(doc)
+            return None
         version = self._read_as.get(str(doc.get("kind") or ""))
         if version is not None:
             doc = {**doc, "apiVersion": version}
@@ -106,6 +218,9 @@ class Store:
     def remove(self, doc: Mapping[str, Any]) -> Change | None:
         meta = doc.get("metadata") or {}
         info_kind = str(doc.get("kind") or "")
+        if info_kind in OBSERVED_KINDS:
+            self.observe(doc, gone=True)
+            return None
         key = ObjectKey(info_kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
         with self._lock:
             before = self._objects.get(key)
@@ -136,6 +251,8 @@ class Store:
             seen.add(ObjectKey(info.kind, str(meta.get("namespace") or ""), str(meta.get("name") or "")))
             if change is not None:
                 changes.append(change)
+        if info.kind in OBSERVED_KINDS:
+            self._forget_observed(info.kind, seen, namespace)
         with self._lock:
             stale = [
                 k for k in self._objects
@@ -146,6 +263,17 @@ class Store:
                 self._pending[key] = None
             self.versions[info.kind] = resource_version
         return changes
+
+    def _forget_observed(self, kind: str, seen: set[ObjectKey], namespace: str | None) -> None:
+        """After a re-list: what the list no longer has is gone."""
+        with self._lock:
+            if kind == "Node":
+                for name in [n for n in self._nodes if ObjectKey("Node", "", n) not in seen]:
+                    del self._nodes[name]
+                return
+            table: dict[ObjectKey, Any] = self._jobs if kind == "Job" else self._pods
+            for key in [k for k in table if k not in seen and namespace in (None, k.namespace)]:
+                del table[key]
 
     def snapshot(
         self,
@@ -163,12 +291,16 @@ class Store:
                 indexed = indexed.with_changes(self._pending)
             self._indexed = indexed
             self._pending = {}
+        with self._lock:
+            nodes = dict(self._nodes)
         return attrs.evolve(
             indexed,
             image_facts=dict(facts),
             operator_namespace=operator_namespace,
             now=now,
             gpus=frozenset(gpus) if gpus is not None else None,
+            nodes=nodes,
+            discovery=self.discovery(),
         )
 
 
