@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from aimcore import codec, discoveryjob, gpus
 from aimcore import resources as r
+from aimcore.plan import Plan
 from aimcore.runtimeconfig import resolve
 from aimcore.snapshot import Snapshot
 from aimcore.template_status import DiscoveryObservation, TemplateOutcome, reconcile_template
@@ -401,11 +402,16 @@ def test_the_outcome_depends_on_the_inputs_only(nodes: list[tuple[str, dict[str,
     assert steady.status == first.status  # time does not move a steady status (D12)
 
 
-def test_reconcile_routes_a_template_key_through_the_snapshot() -> None:
+def test_plan_template_reads_the_snapshot() -> None:
     """The snapshot supplies the model (D16), Nodes and discovery; the plan applies the Job."""
     from aimcore.plan import ApplyJob, UpdateStatus, verb
-    from aimcore.reconcile import reconcile
     from aimcore.snapshot import ObjectKey
+    from aimcore.template_status import plan_template
+
+    def reconcile(key: ObjectKey, snapshot: Snapshot) -> Plan:
+        obj = snapshot.objects[key]
+        assert isinstance(obj, r.AIMServiceTemplate)
+        return plan_template(obj, snapshot)
 
     tpl = template()
     snapshot = Snapshot.build([tpl, model()], now=NOW, nodes=dict(KIND_NODES))

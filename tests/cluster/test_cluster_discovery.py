@@ -20,9 +20,9 @@ from adapters.kubeexec import Executor
 from adapters.kubestore import Store
 from aimcore import codec
 from aimcore import resources as r
-from aimcore.plan import ApplyJob, UpdateStatus
-from aimcore.reconcile import reconcile
-from aimcore.snapshot import ObjectKey
+from aimcore.plan import ApplyJob, Plan, UpdateStatus
+from aimcore.snapshot import ObjectKey, Snapshot
+from aimcore.template_status import plan_template
 from tests.cluster.fixtures import KubeCluster
 from tests.cluster.support import MODELS, TEMPLATES, audit_writes, write_summary
 
@@ -49,6 +49,13 @@ def gpu_node(kube: KubeCluster, namespace: str) -> Iterator[str]:
         "amd.com/gpu.device-id": "74a1", "amd.com/gpu.vram": "192G"}}})
     yield name
     api.delete(NODES, None, name, None)
+
+
+def reconcile(key: ObjectKey, snapshot: Snapshot) -> Plan:
+    """The template reconciler, called directly: the operator does not run it yet."""
+    template = snapshot.objects[key]
+    assert isinstance(template, r.AIMServiceTemplate)
+    return plan_template(template, snapshot)
 
 
 def _store(api: KubeApi, namespace: str) -> Store:
