@@ -1,9 +1,10 @@
 """The image facts file: what a registry would answer, so no registry is needed.
 
-A mapping from image reference to `{config: {Labels, Env}, digest}` or to
+A mapping from image reference to `{config: {Labels, Env}, digest, dryRun}` or to
 `{error: unauthorized | not-found | unreachable | registry-error | malformed}`.
 References are matched after normalisation. An image the file does not list is
-treated as not found in its registry.
+treated as not found in its registry. `dryRun` is what the image prints in dry-run mode
+(D28): a list of result objects (`dry-run --format=json`), or a string taken as the raw log.
 """
 
 from __future__ import annotations
@@ -22,9 +23,14 @@ ERRORS = {kind.value: kind for kind in FailureKind}
 class ImageFactsFile:
     """Answers inspections from a file; every answer is known before any is asked."""
 
-    def __init__(self, entries: Mapping[str, InspectResult], source: str) -> None:
+    def __init__(
+        self, entries: Mapping[str, InspectResult], source: str,
+        dry_runs: Mapping[str, list[dict[str, Any]] | str] | None = None,
+    ) -> None:
         self.entries = dict(entries)
         self.source = source
+        #: Normalised image -> its dryRun entry, for the simulated discovery Job runner.
+        self.dry_runs = dict(dry_runs or {})
 
     def inspect(self, request: InspectKey) -> InspectResult:
         found = self.entries.get(request.image)
@@ -42,6 +48,7 @@ def load_image_facts(path: str) -> tuple[ImageFactsFile, list[Located]]:
 
     problems: list[Located] = []
     entries: dict[str, InspectResult] = {}
+    dry_runs: dict[str, list[dict[str, Any]] | str] = {}
     file = FsPath(path)
     if not file.is_file():
         return ImageFactsFile({}, path), [Located(path, 0, "", "no such file")]
@@ -67,15 +74,25 @@ def load_image_facts(path: str) -> tuple[ImageFactsFile, list[Located]]:
                 continue
             if result is not None:
                 entries[key] = result
-    return ImageFactsFile(entries, path), problems
+            if isinstance(entry, dict) and "dryRun" in entry:
+                dry_run = entry["dryRun"]
+                if isinstance(dry_run, str) or (
+                    isinstance(dry_run, list) and all(isinstance(item, dict) for item in dry_run)
+                ):
+                    dry_runs[key] = dry_run
+                else:
+                    problems.append(Located(path, doc.line_of((ref, "dryRun")), f"{ref}.dryRun",
+                                            "must be a list of dry-run result objects, or a string "
+                                            "(the raw log)"))
+    return ImageFactsFile(entries, path, dry_runs), problems
 
 
 def _entry(ref: str, entry: Any) -> tuple[InspectResult | None, str]:
     if not isinstance(entry, dict):
         return None, "must be a mapping with config (and optionally digest), or error"
-    unknown = sorted(set(entry) - {"config", "digest", "error"})
+    unknown = sorted(set(entry) - {"config", "digest", "error", "dryRun"})
     if unknown:
-        return None, f"unknown key(s) {', '.join(unknown)}: expected config, digest or error"
+        return None, f"unknown key(s) {', '.join(unknown)}: expected config, digest, dryRun or error"
     if "error" in entry:
         kind = ERRORS.get(str(entry["error"]))
         if kind is None:

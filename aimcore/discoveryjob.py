@@ -36,6 +36,7 @@ __all__ = [
     "DISCOVERY_PODS_READY",
     "JOB_SELECTOR",
     "LABEL_TEMPLATE",
+    "SIMULATED_LABEL",
     "Category",
     "ContainerObservation",
     "DiscoveryObservation",
@@ -63,6 +64,8 @@ __all__ = [
 # --- constants (reference constants.go, discovery.go) ----------------------------------
 
 LABEL_TEMPLATE = f"{r.GROUP}/template"
+#: Set on a Job whose output was made up from the template's spec where no image ran (D28).
+SIMULATED_LABEL = f"{r.GROUP}/discovery-simulated"
 #: The label selector of every discovery Job; the active-job counter depends on it (§2.1).
 JOB_SELECTOR: Mapping[str, str] = {
     "app.kubernetes.io/name": "aim-discovery",

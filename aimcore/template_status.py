@@ -11,8 +11,9 @@ cannot be parsed fails the template (`DiscoveryOutputInvalid`) instead of leavin
 empty; `Discovered` stays True after a successful discovery; a change of what the Job is built
 from (the template's spec, the model's image, the pull secrets, env or service account) runs
 discovery again; `discoveryJob` keeps naming the Job a profile came from (so a change of its
-inputs is seen); conditions carry `observedGeneration`; conditions of components no longer
-evaluated (a finished Job's) are dropped instead of kept stale.
+inputs is seen); conditions carry `observedGeneration`; a finished Job's conditions stay once
+discovery succeeded (as the reference keeps them), but a component that no longer applies (the
+Job of other inputs) loses its condition instead of leaving it stale.
 """
 
 from __future__ import annotations
@@ -216,10 +217,19 @@ def _discover(
         previous is not None and previous.status is T.READY and previous.profile is not None
         and prior is not None and prior.spec_hash == current_hash
         and previous.discovery_job is not None and previous.discovery_job.name == name
-    ):  # discovered for exactly these inputs: nothing to run
+    ):  # discovered for exactly these inputs: nothing to run, and the same story to tell
+        told = next((c for c in previous.conditions or () if c.type == DISCOVERED), None)
+        # The finished Job's conditions stay as they were when it went (its TTL deletes it).
+        kept = tuple(
+            Part(c.type, T.READY, c.reason or "", c.message or "") for c in previous.conditions or ()
+            if c.type in (discoveryjob.DISCOVERY_JOB_READY, discoveryjob.DISCOVERY_PODS_READY)
+            and c.status is r.ConditionStatus.TRUE
+        )
         return _Discovery(
-            Phase.DONE, discovered=Part(DISCOVERED, T.READY, "DiscoveryComplete",
-                                        "Discovery job completed successfully"),
+            Phase.DONE, kept, discovered=Part(DISCOVERED, T.READY, told.reason or "DiscoveryComplete",
+                                        told.message or "")
+            if told is not None and told.status is r.ConditionStatus.TRUE
+            else Part(DISCOVERED, T.READY, "DiscoveryComplete", "Discovery job completed successfully"),
             profile=previous.profile, model_sources=previous.model_sources,
             resolved_hardware=previous.resolved_hardware, state=prior, job_ref=previous.discovery_job,
         )
@@ -251,9 +261,14 @@ def _discover(
         failed = Part(DISCOVERED, T.FAILED, result.reason, result.message)
         return _Discovery(Phase.FAILED, tuple(parts), failed, state=prior, job_ref=job_ref)
     hardware = dryrun.resolved_hardware_after_discovery(template.spec.hardware, result)
+    discovered = (
+        Part(DISCOVERED, T.READY, "DiscoverySimulated",
+             "Simulated: no image ran; the profile is the template's own spec (D28)")
+        if job.labels.get(discoveryjob.SIMULATED_LABEL) == "true"
+        else Part(DISCOVERED, T.READY, "DiscoveryComplete", "Discovery job completed successfully")
+    )
     return _Discovery(
-        Phase.DONE, tuple(parts),
-        Part(DISCOVERED, T.READY, "DiscoveryComplete", "Discovery job completed successfully"),
+        Phase.DONE, tuple(parts), discovered,
         profile=dryrun.profile_from_result(result), model_sources=dryrun.model_sources_from_result(result),
         resolved_hardware=hardware, state=discoveryjob.record_success(prior, current_hash), job_ref=job_ref,
     )
