@@ -279,6 +279,8 @@ class Operator:
             self.queue.retry(key)
         else:
             self.queue.forget(key)
+            if plan.requeue_after:  # a wait no watch event will end (a discovery backoff, D26)
+                self.queue.add_after(key, plan.requeue_after)
         self.queue.done(key)
 
     def _report(self, key: ObjectKey, outcome: Outcome) -> None:
