@@ -139,7 +139,9 @@ class Store:
         self._nodes: dict[str, Mapping[str, str]] = {}
         self._jobs: dict[ObjectKey, JobObservation] = {}
         self._pods: dict[ObjectKey, PodObservation] = {}
-        self.logs: dict[tuple[str, str, str], str] = {}
+        self._logs: dict[tuple[str, str, str], str] = {}
+        #: What snapshots get of them, rebuilt only after one of them changed (not per reconcile).
+        self._observed: tuple[Mapping[str, Mapping[str, str]], DiscoveryObservation] | None = None
 
     def get(self, key: ObjectKey) -> r.Resource | None:
         with self._lock:
@@ -159,6 +161,7 @@ class Store:
         meta = doc.get("metadata") or {}
         key = ObjectKey(kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
         with self._lock:
+            self._observed = None
             if kind == "Node":
                 if gone:
                     self._nodes.pop(key.name, None)
@@ -168,7 +171,7 @@ class Store:
                 if gone:
                     job = self._jobs.pop(key, None)
                     if job is not None:
-                        self.logs.pop((job.namespace, job.name, job.uid), None)
+                        self._logs.pop((job.namespace, job.name, job.uid), None)
                 else:
                     self._jobs[key] = job_observation(doc)
             elif kind == "Pod":
@@ -177,19 +180,29 @@ class Store:
                 else:
                     self._pods[key] = pod_observation(doc)
 
-    def discovery(self) -> DiscoveryObservation:
+    def record_log(self, job: JobObservation, text: str) -> None:
+        """The output of a finished discovery Job, read from its Pod (the log seam)."""
         with self._lock:
-            pods: dict[tuple[str, str], list[PodObservation]] = {}
-            for key in sorted(self._pods):
-                pod = self._pods[key]
-                job = pod.labels.get("job-name")
-                if job:
-                    pods.setdefault((pod.namespace, job), []).append(pod)
-            return DiscoveryObservation(
-                jobs=tuple(self._jobs[k] for k in sorted(self._jobs)),
-                pods={k: tuple(v) for k, v in pods.items()},
-                logs=dict(self.logs),
-            )
+            self._observed = None
+            self._logs[(job.namespace, job.name, job.uid)] = text
+
+    def observed(self) -> tuple[Mapping[str, Mapping[str, str]], DiscoveryObservation]:
+        """Node labels and the discovery observations, as snapshots get them."""
+        with self._lock:
+            if self._observed is None:
+                pods: dict[tuple[str, str], list[PodObservation]] = {}
+                for key in sorted(self._pods):
+                    pod = self._pods[key]
+                    job = pod.labels.get("job-name")
+                    if job:
+                        pods.setdefault((pod.namespace, job), []).append(pod)
+                discovery = DiscoveryObservation(
+                    jobs=tuple(self._jobs[k] for k in sorted(self._jobs)),
+                    pods={k: tuple(v) for k, v in pods.items()},
+                    logs=dict(self._logs),
+                )
+                self._observed = (dict(self._nodes), discovery)
+            return self._observed
 
     def upsert(self, doc: Mapping[str, Any]) -> Change | None:
         """An ADDED/MODIFIED event, or an object the operator just wrote (write-through)."""
@@ -267,6 +280,7 @@ class Store:
     def _forget_observed(self, kind: str, seen: set[ObjectKey], namespace: str | None) -> None:
         """After a re-list: what the list no longer has is gone."""
         with self._lock:
+            self._observed = None
             if kind == "Node":
                 for name in [n for n in self._nodes if ObjectKey("Node", "", n) not in seen]:
                     del self._nodes[name]
@@ -291,8 +305,7 @@ class Store:
                 indexed = indexed.with_changes(self._pending)
             self._indexed = indexed
             self._pending = {}
-        with self._lock:
-            nodes = dict(self._nodes)
+        nodes, discovery = self.observed()
         return attrs.evolve(
             indexed,
             image_facts=dict(facts),
@@ -300,7 +313,7 @@ class Store:
             now=now,
             gpus=frozenset(gpus) if gpus is not None else None,
             nodes=nodes,
-            discovery=self.discovery(),
+            discovery=discovery,
         )
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "category",
     "discovery_job",
     "discovery_job_name",
+    "discovery_job_ref",
     "discovery_namespace",
     "failure_reason",
     "job_health",
@@ -132,6 +133,24 @@ def discovery_job_name(
     return f"{JOB_PREFIX}{(template.metadata.name or '')[:JOB_TEMPLATE_NAME_MAX]}-{digest}"
 
 
+def _job_inputs(template: r.Template, model: r.Model) -> tuple[tuple[r.EnvVar, ...], tuple[str, ...], str]:
+    """What the Job carries besides the template's selection: its env (none for a cluster
+    template), the model's pull-secret names and the model's service account."""
+    cluster = isinstance(template, r.AIMClusterServiceTemplate)
+    template_env = () if cluster else tuple(template.spec.env or ())
+    secrets = tuple(ref.name for ref in model.spec.image_pull_secrets or ())
+    return template_env, secrets, model.spec.service_account_name or ""
+
+
+def discovery_job_ref(
+    template: r.Template, model: r.Model, operator_namespace: str = r.DEFAULT_OPERATOR_NAMESPACE
+) -> r.ResolvedReference:
+    """The name and namespace of the Job `discovery_job` would build, without building it."""
+    env, secrets, service_account = _job_inputs(template, model)
+    name = discovery_job_name(template, model.spec.image or "", service_account, env, secrets)
+    return r.ResolvedReference(name=name, namespace=discovery_namespace(template, operator_namespace))
+
+
 def discovery_namespace(template: r.Template, operator_namespace: str = r.DEFAULT_OPERATOR_NAMESPACE) -> str:
     """Where its discovery Jobs and Pods live: its namespace, or the operator's for a cluster template."""
     if isinstance(template, r.AIMClusterServiceTemplate):
@@ -175,10 +194,7 @@ def discovery_job(
     if not image:
         raise ValueError(f"model {model.metadata.name} has no image: no discovery Job can run it")
     name = template.metadata.name or ""
-    cluster = isinstance(template, r.AIMClusterServiceTemplate)
-    template_env = () if cluster else tuple(template.spec.env or ())
-    secrets = tuple(ref.name for ref in model.spec.image_pull_secrets or ())
-    service_account = model.spec.service_account_name or ""
+    template_env, secrets, service_account = _job_inputs(template, model)
 
     labels = {**JOB_SELECTOR, LABEL_TEMPLATE: name}
     pod_labels = {LABEL_TEMPLATE: name}

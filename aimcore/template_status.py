@@ -18,8 +18,7 @@ Job of other inputs) loses its condition instead of leaving it stale.
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -58,16 +57,6 @@ _CATEGORY_BY_REASON: Mapping[str, discoveryjob.Category] = {
     "ReferenceNotFound": discoveryjob.Category.MISSING_UPSTREAM,
     "ImageNotSpecified": discoveryjob.Category.INVALID_SPEC,
 }
-
-
-class Phase(enum.Enum):
-    """Where discovery stands for this reconcile."""
-
-    INLINE = "inline"
-    SKIPPED = "skipped"
-    DONE = "done"
-    WAITING = "waiting"
-    FAILED = "failed"
 
 
 @attrs.frozen
@@ -177,7 +166,6 @@ def node_affinity(ids: Sequence[str] | None) -> r.NodeAffinity | None:
 
 @attrs.frozen
 class _Discovery:
-    phase: Phase
     parts: tuple[Part, ...] = ()
     discovered: Part | None = None
     profile: r.TemplateProfile | None = None
@@ -187,6 +175,18 @@ class _Discovery:
     job_ref: r.ResolvedReference | None = None
     job: Mapping[str, Any] | None = None
     requeue_after: int | None = None
+
+
+def _found_before(previous: r.AIMServiceTemplateStatus | None, **changes: Any) -> _Discovery:
+    """What an earlier discovery found, kept on the status (and the Job it came from)."""
+    if previous is None:
+        return _Discovery(**changes)
+    kept = _Discovery(
+        profile=previous.profile, model_sources=previous.model_sources,
+        resolved_hardware=previous.resolved_hardware, state=previous.discovery,
+        job_ref=previous.discovery_job,
+    )
+    return attrs.evolve(kept, **changes)
 
 
 def _awaiting(message: str = "Waiting for discovery to complete") -> Part:
@@ -206,13 +206,8 @@ def _discover(
     image = model.spec.image or ""
     current_hash = discoveryjob.spec_hash(template, image)
     prior = previous.discovery if previous else None
-    wanted = discoveryjob.discovery_job(
-        template, model, operator_namespace,
-        label_propagation=runtime.spec.label_propagation if runtime.spec else None,
-    )
-    name = str(wanted["metadata"]["name"])
-    namespace = str(wanted["metadata"]["namespace"])
-    job_ref = r.ResolvedReference(name=name, namespace=namespace)
+    job_ref = discoveryjob.discovery_job_ref(template, model, operator_namespace)
+    name, namespace = job_ref.name, job_ref.namespace or ""
     if (
         previous is not None and previous.status is T.READY and previous.profile is not None
         and prior is not None and prior.spec_hash == current_hash
@@ -225,19 +220,22 @@ def _discover(
             if c.type in (discoveryjob.DISCOVERY_JOB_READY, discoveryjob.DISCOVERY_PODS_READY)
             and c.status is r.ConditionStatus.TRUE
         )
-        return _Discovery(
-            Phase.DONE, kept, discovered=Part(DISCOVERED, T.READY, told.reason or "DiscoveryComplete",
-                                        told.message or "")
+        return _found_before(previous, parts=kept, discovered=(
+            Part(DISCOVERED, T.READY, told.reason or "", told.message or "")
             if told is not None and told.status is r.ConditionStatus.TRUE
-            else Part(DISCOVERED, T.READY, "DiscoveryComplete", "Discovery job completed successfully"),
-            profile=previous.profile, model_sources=previous.model_sources,
-            resolved_hardware=previous.resolved_hardware, state=prior, job_ref=previous.discovery_job,
-        )
+            else Part(DISCOVERED, T.READY, "DiscoveryComplete", "Discovery job completed successfully")
+        ))
     job = discoveryjob.newest_discovery_job(seen.jobs, namespace, template.metadata.name or "")
     if job is not None and job.name != name:
         job = None  # built from other inputs: its result says nothing about these
     if job is None:
-        return _no_job(wanted, job_ref, prior, current_hash, seen, now)
+        def build() -> Mapping[str, Any]:
+            return discoveryjob.discovery_job(
+                template, model, operator_namespace,
+                label_propagation=runtime.spec.label_propagation if runtime.spec else None,
+            )
+
+        return _no_job(build, job_ref, prior, current_hash, seen, now)
     parts = [_part(discoveryjob.job_health(job))]
     pods = discoveryjob.pods_health(seen.pods.get((namespace, name), ()))
     if pods is not None:
@@ -247,19 +245,19 @@ def _discover(
         wait = discoveryjob.next_discovery(state, current_hash, now)
         attempts = state.attempts or 0 if state else 0
         return _Discovery(
-            Phase.FAILED, tuple(parts), _awaiting(discoveryjob.retry_message(attempts, wait)), state=state,
+            tuple(parts), _awaiting(discoveryjob.retry_message(attempts, wait)), state=state,
             job_ref=job_ref, requeue_after=max(wait, FAILED_JOB_REQUEUE_SECONDS),
         )
     if not job.succeeded:
-        return _Discovery(Phase.WAITING, tuple(parts), _awaiting(), state=prior, job_ref=job_ref)
+        return _Discovery(tuple(parts), _awaiting(), state=prior, job_ref=job_ref)
     log = seen.logs.get((namespace, name, job.uid))
     if log is None:  # the adapter reads it next: the Job said Complete a moment ago
-        return _Discovery(Phase.WAITING, tuple(parts), _awaiting("Reading the discovery output"),
+        return _Discovery(tuple(parts), _awaiting("Reading the discovery output"),
                           state=prior, job_ref=job_ref)
     result = dryrun.parse_dry_run(log)
     if isinstance(result, dryrun.DryRunError):
         failed = Part(DISCOVERED, T.FAILED, result.reason, result.message)
-        return _Discovery(Phase.FAILED, tuple(parts), failed, state=prior, job_ref=job_ref)
+        return _Discovery(tuple(parts), failed, state=prior, job_ref=job_ref)
     hardware = dryrun.resolved_hardware_after_discovery(template.spec.hardware, result)
     discovered = (
         Part(DISCOVERED, T.READY, "DiscoverySimulated",
@@ -268,14 +266,14 @@ def _discover(
         else Part(DISCOVERED, T.READY, "DiscoveryComplete", "Discovery job completed successfully")
     )
     return _Discovery(
-        Phase.DONE, tuple(parts), discovered,
+        tuple(parts), discovered,
         profile=dryrun.profile_from_result(result), model_sources=dryrun.model_sources_from_result(result),
         resolved_hardware=hardware, state=discoveryjob.record_success(prior, current_hash), job_ref=job_ref,
     )
 
 
 def _no_job(
-    wanted: Mapping[str, Any],
+    build: Callable[[], Mapping[str, Any]],
     job_ref: r.ResolvedReference,
     prior: r.DiscoveryState | None,
     current_hash: str,
@@ -287,35 +285,35 @@ def _no_job(
     wait = discoveryjob.next_discovery(prior, current_hash, now)
     if wait > 0:
         attempts = prior.attempts or 0 if prior else 0
-        return _Discovery(Phase.WAITING, (not_created,),
+        return _Discovery((not_created,),
                           _awaiting(discoveryjob.retry_message(attempts, wait)),
                           state=prior, job_ref=job_ref, requeue_after=wait)
     if discoveryjob.active_discovery_jobs(seen.jobs) >= discoveryjob.ACTIVE_JOB_LIMIT:
-        return _Discovery(Phase.WAITING, (not_created,), _awaiting(), state=prior, job_ref=job_ref,
+        return _Discovery((not_created,), _awaiting(), state=prior, job_ref=job_ref,
                           requeue_after=BUSY_REQUEUE_SECONDS)
-    return _Discovery(Phase.WAITING, (not_created,), _awaiting(), state=prior, job_ref=job_ref, job=wanted)
+    return _Discovery((not_created,), _awaiting(), state=prior, job_ref=job_ref, job=build())
 
 
 # --- the whole status ------------------------------------------------------------------------------
 
 
-def _root(parts: Iterable[Part]) -> tuple[r.TemplateStatus, Part | None, str, str]:
+def _root(parts: Iterable[Part]) -> tuple[r.TemplateStatus, str, str]:
     """The root status (§3.3) and the Ready condition's reason and message."""
     parts = list(parts)
     for category, (reason, message) in _ERRORS_THAT_FAIL.items():
         if any(p.category is category for p in parts):
-            return T.FAILED, None, reason, message
+            return T.FAILED, reason, message
     root = max((p.state for p in parts), key=_PRIORITY.index, default=T.READY)
     infrastructure = any(p.category is discoveryjob.Category.INFRASTRUCTURE for p in parts)
     if infrastructure and root is not T.READY:
-        return T.DEGRADED, None, "InfrastructureError", "Infrastructure error - waiting for retry"
+        return T.DEGRADED, "InfrastructureError", "Infrastructure error - waiting for retry"
     if root is T.READY:
-        return T.READY, None, "AllComponentsReady", "All components are ready"
+        return T.READY, "AllComponentsReady", "All components are ready"
     blocking = next(p for p in parts if p.state is root)
     if root in (T.PENDING, T.PROGRESSING):
-        return root, blocking, "Progressing", "Waiting for components to become ready"
+        return root, "Progressing", "Waiting for components to become ready"
     component = blocking.type.removesuffix("Ready") or blocking.type
-    return root, blocking, blocking.reason, f"Component {component} is not ready: {blocking.message}"
+    return root, blocking.reason, f"Component {component} is not ready: {blocking.message}"
 
 
 def _condition(
@@ -370,7 +368,7 @@ def reconcile_template(
     settled = found.discovered is not None and found.discovered.state in (T.READY, T.FAILED)
     voting = [*parts, *((found.discovered,) if found.discovered and settled else ())]
     shown = [*voting, *((found.discovered,) if found.discovered and not settled else ())]
-    root, _, ready_reason, ready_message = _root(voting)
+    root, ready_reason, ready_message = _root(voting)
     ready = Part(READY, T.READY if root is T.READY else T.FAILED, ready_reason, ready_message)
     old = previous.conditions if previous else None
     conditions = [_condition(old, p, now, generation) for p in (*shown, *_validity(voting), ready)]
@@ -406,21 +404,14 @@ def _discovery_for(
     previous = template.status
     if spec.model_sources:
         return _Discovery(
-            Phase.INLINE,
+
             discovered=Part(
                 DISCOVERED, T.READY, "InlineModelSources", "Model sources provided in-line in spec"
             ),
             profile=spec_profile(spec), model_sources=spec.model_sources, resolved_hardware=spec.hardware,
         )
     if model is None or not usable:
-        # Nothing can run: what an earlier discovery found stays on the status.
-        return _Discovery(
-            Phase.SKIPPED,
-            profile=previous.profile if previous else None,
-            model_sources=previous.model_sources if previous else None,
-            resolved_hardware=previous.resolved_hardware if previous else None,
-            state=previous.discovery if previous else None,
-        )
+        return _found_before(previous)  # nothing can run: what was found stays
     return _discover(template, model, runtime, seen, now, operator_namespace)
 
 

@@ -378,6 +378,8 @@ def _secret_rules(doc: Mapping[str, Any]) -> Iterator[Problem]:
     """What the API server checks of a Secret: key names, base64 `data`, and the docker config
     that a pull-secret type must carry. Messages name keys, never values."""
     decoded: dict[str, bytes] = {}
+    # `keys` is how aimcore writes a Secret it knows by key names only (the core's view).
+    present = {str(k) for k in doc.get("keys") or ()} if isinstance(doc.get("keys"), list) else set()
     for section in ("data", "stringData"):
         values = doc.get(section)
         if values is None:
@@ -386,6 +388,7 @@ def _secret_rules(doc: Mapping[str, Any]) -> Iterator[Problem]:
             yield Problem((section,), f"must be a mapping of key names to strings, not {_type_name(values)}")
             continue
         for key, value in values.items():
+            present.add(str(key))
             path: Path = (section, str(key))
             if not SECRET_KEY.match(str(key)):
                 yield Problem(path, f"{key!r} is not a valid key name: letters, digits, '-', '_' and '.'")
@@ -403,11 +406,9 @@ def _secret_rules(doc: Mapping[str, Any]) -> Iterator[Problem]:
     key = DOCKER_CONFIG_KEYS.get(secret_type) if isinstance(secret_type, str) else None
     if key is None:
         return
-    if key not in decoded:
-        # `keys` is how aimcore writes a Secret it knows by key names only (the core's view).
-        named = {str(k) for k in doc.get("keys") or ()} if isinstance(doc.get("keys"), list) else set()
-        if key not in named and not any(key in (doc.get(s) or {}) for s in ("data", "stringData")):
-            yield Problem(("data",), f"a {secret_type} Secret needs the key {key!r}")
+    if key not in present:
+        yield Problem(("data",), f"a {secret_type} Secret needs the key {key!r}")
+    if key not in decoded:  # absent, or not base64 (said above)
         return
     try:
         json.loads(decoded[key])

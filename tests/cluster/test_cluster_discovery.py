@@ -4,7 +4,7 @@ back, the template's new status fields accepted by the CRDs, and the log seam.
 
 No kubelet runs, so no Pod ever starts. The test plays the Job runner: it writes the Job's
 finished status itself and supplies the Pod's log at the one seam where the operator would
-fetch it (`Store.logs`, filled from `KubeApi.pod_log`).
+fetch it (`Store.record_log`, fed from `KubeApi.pod_log`).
 """
 
 from __future__ import annotations
@@ -128,9 +128,9 @@ def test_the_discovery_job_is_applied_as_planned_and_its_result_becomes_the_stat
     # The test plays the Job runner: the Job finishes, and its Pod's log is supplied at the seam.
     _finish(kube.api("job-runner"), namespace, wanted.key.name)
     store = _store(api, namespace)
-    finished = store.discovery().jobs[0]
+    finished = store.observed()[1].jobs[0]
     assert finished.succeeded
-    store.logs[(namespace, finished.name, finished.uid)] = "starting\n" + json.dumps(OUTPUT)
+    store.record_log(finished, "starting\n" + json.dumps(OUTPUT))
     done = reconcile(key, store.snapshot({}, now=NOW, operator_namespace="aim-system"))
     assert Executor(api, store).execute(done, NOW).failures == []
     status = api.get(TEMPLATES, namespace, "dummy-latency")["status"]
@@ -173,5 +173,5 @@ def test_the_log_seam_gives_nothing_for_a_pod_that_never_ran(kube: KubeCluster, 
         api.pod_log(namespace, "not-there", "discovery")
     assert missing.value.status == 404
     store = _store(api, namespace)
-    pods = store.discovery().pods[(namespace, "discover-x")]
+    pods = store.observed()[1].pods[(namespace, "discover-x")]
     assert [(p.name, p.phase) for p in pods] == [("never", "Pending")]
