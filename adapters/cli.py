@@ -18,7 +18,7 @@ import yaml
 from adapters import inspect_command
 from adapters.imagefacts import load_image_facts
 from adapters.manifests import load_catalog
-from adapters.memory import MemoryCluster
+from adapters.memory import DryRuns, MemoryCluster
 from adapters.operator import add_operator_arguments, operator_command
 from adapters.output import render
 from adapters.simulate import Inspector, final_objects, paused_gc, run, run_once
@@ -86,17 +86,20 @@ def _reconcile(args: argparse.Namespace, out: TextIO, err: TextIO, *, once: bool
     catalog = load_catalog(args.paths)
     problems = list(catalog.problems)
     inspector: Inspector = _unanswered
+    dry_runs: DryRuns | None = None
     if args.images:
         facts, fact_problems = load_image_facts(args.images)
         problems.extend(fact_problems)
         inspector = lambda keys: {k: facts.inspect(k) for k in keys}  # noqa: E731
+        dry_runs = facts.dry_runs.get
     elif args.registry:
         inspector = registry_inspector(catalog.secret_documents)
     for note in catalog.notes:
         print(f"{note.file}:{note.line}: note: {note.message}", file=err)
     gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else None
     cluster = MemoryCluster(
-        (obj for obj, _ in catalog.objects), now=now, operator_namespace=args.operator_namespace, gpus=gpus
+        (obj for obj, _ in catalog.objects), now=now, operator_namespace=args.operator_namespace, gpus=gpus,
+        nodes=catalog.nodes, dry_runs=dry_runs,
     )
     with paused_gc():
         if once:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
+from aimcore import gpus
 from aimcore import resources as r
 from aimcore.reconcile import RECONCILED_KINDS
 from aimcore.snapshot import ObjectKey
@@ -42,6 +43,12 @@ class DependencyIndex:
     #: secret name -> models and services naming it, and runtime configs naming it
     by_secret: Mapping[str, tuple[ObjectKey, ...]]
     configs_by_secret: Mapping[str, frozenset[str]]
+    #: model name -> templates naming it (either kind: a namespaced template may use a cluster model)
+    templates_by_model: Mapping[str, tuple[ObjectKey, ...]] = attrs.field(factory=dict)
+    #: GPU model (normalised) -> templates that name it; and the templates that take any GPU
+    #: (requests or minVram without a model): what a change of the GPU inventory can reach.
+    templates_by_gpu: Mapping[str, tuple[ObjectKey, ...]] = attrs.field(factory=dict)
+    any_gpu_templates: tuple[ObjectKey, ...] = ()
 
     @classmethod
     def build(cls, objects: Iterable[r.Resource]) -> DependencyIndex:
@@ -51,8 +58,24 @@ class DependencyIndex:
         by_config: dict[str, list[ObjectKey]] = defaultdict(list)
         by_secret: dict[str, list[ObjectKey]] = defaultdict(list)
         configs_by_secret: dict[str, set[str]] = defaultdict(set)
+        templates_by_model: dict[str, list[ObjectKey]] = defaultdict(list)
+        templates_by_gpu: dict[str, list[ObjectKey]] = defaultdict(list)
+        any_gpu: list[ObjectKey] = []
         for obj in objects:
             key = ObjectKey.of(obj)
+            if isinstance(obj, r.AIMServiceTemplate | r.AIMClusterServiceTemplate):
+                spec = obj.spec
+                templates_by_model[spec.model_name].append(key)
+                by_config[spec.runtime_config_name or "default"].append(key)
+                gpu = spec.hardware.gpu if spec.hardware else None
+                if gpus.requires_gpu(gpu):
+                    assert gpu is not None
+                    named = [m for m in (gpu.model, *(gpu.models or ())) if m and m.strip()]
+                    for model in named:
+                        templates_by_gpu[gpus.normalize_gpu_model(model)].append(key)
+                    if not named:
+                        any_gpu.append(key)
+                continue
             if isinstance(obj, r.AIMRuntimeConfig | r.AIMClusterRuntimeConfig):
                 for ref in (obj.spec.image_pull_secrets if obj.spec else None) or ():
                     configs_by_secret[ref.name].add(obj.metadata.name or "")
@@ -76,10 +99,16 @@ class DependencyIndex:
             by_config={k: tuple(v) for k, v in by_config.items()},
             by_secret={k: tuple(v) for k, v in by_secret.items()},
             configs_by_secret={k: frozenset(v) for k, v in configs_by_secret.items()},
+            templates_by_model={k: tuple(v) for k, v in templates_by_model.items()},
+            templates_by_gpu={k: tuple(v) for k, v in templates_by_gpu.items()},
+            any_gpu_templates=tuple(any_gpu),
         )
 
 
-_INDEXED_KINDS = ("AIMModel", "AIMClusterModel", "AIMService", "AIMRuntimeConfig", "AIMClusterRuntimeConfig")
+_INDEXED_KINDS = (
+    "AIMModel", "AIMClusterModel", "AIMService", "AIMRuntimeConfig", "AIMClusterRuntimeConfig",
+    "AIMServiceTemplate", "AIMClusterServiceTemplate",
+)
 
 
 def moves_dependencies(change: Change) -> bool:
@@ -131,6 +160,24 @@ def dependents_of(
         found.update(k for k, k_ns in index.by_aim_id.get(aim_id, ()) if ns in ("", k_ns))
     for name, ns in scopes.configs:
         found.update(k for k in index.by_config.get(name, ()) if ns in ("", k.namespace))
+    for name, ns in scopes.models:  # a cluster model serves templates of every namespace (D16)
+        found.update(k for k in index.templates_by_model.get(name, ()) if ns in ("", k.namespace))
+    return found
+
+
+def gpu_dependents(
+    before: gpus.GpuInventory, after: gpus.GpuInventory, index: DependencyIndex
+) -> set[ObjectKey]:
+    """The templates whose availability or node affinity a change of the GPU inventory can move:
+    those naming a model that appeared, went or changed its VRAM, and those taking any GPU.
+    A Node whose labels change without changing the inventory reaches none."""
+    models = set(before.gpus) | set(after.gpus)
+    changed = {model for model in models if before.gpus.get(model) != after.gpus.get(model)}
+    if not changed:
+        return set()
+    found = set(index.any_gpu_templates)
+    for model in changed:
+        found.update(index.templates_by_gpu.get(model, ()))
     return found
 
 
@@ -143,6 +190,7 @@ class _Scopes:
     fine_tuned: set[str] = attrs.field(factory=set)
     aim_ids: set[tuple[str, str]] = attrs.field(factory=set)
     configs: set[tuple[str, str]] = attrs.field(factory=set)
+    models: set[tuple[str, str]] = attrs.field(factory=set)
 
 
 def _in_scopes(index: Mapping[str, tuple[ObjectKey, ...]], namespaces: set[str]) -> Iterable[ObjectKey]:
@@ -167,9 +215,11 @@ def _related(
             scopes.aim_ids.add((obj.spec.aim_id, ns))
         scopes.services.add(ns)  # services select among templates
     elif isinstance(obj, r.AIMModel | r.AIMClusterModel):
-        # Services resolve models; fine-tuned copies take their version from the source's owner.
+        # Services resolve models; fine-tuned copies take their version from the source's owner;
+        # templates read their model's image and state.
         scopes.services.add(ns)
         scopes.fine_tuned.add(ns)
+        scopes.models.add((obj.metadata.name or "", ns))
     elif isinstance(obj, r.AIMRuntimeConfig | r.AIMClusterRuntimeConfig):
         scopes.configs.add((obj.metadata.name or "", ns))
     elif isinstance(obj, r.Secret):

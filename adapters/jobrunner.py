@@ -52,14 +52,18 @@ def _agrees(result: Mapping[str, Any], spec: r.AIMServiceTemplateSpec) -> bool:
 
 
 def from_spec(spec: r.AIMServiceTemplateSpec) -> dict[str, Any]:
-    """The one result a template's spec implies, in the shape `dry-run --format=json` prints."""
+    """The one result a template's spec implies, in the shape `dry-run --format=json` prints.
+
+    Its type is the template's `spec.type`, else `optimized`: templates without a type are the
+    ones discovery made from the image's recommended deployments, which the image reports so."""
     gpu = spec.hardware.gpu if spec.hardware else None
     metadata = {
         "gpu": (gpu.model or (gpu.models[0] if gpu.models else "")) if gpu else "",
         "gpu_count": gpu.requests or 0 if gpu else 0,
         "metric": spec.metric.value if spec.metric else "",
         "precision": spec.precision.value if spec.precision else "",
-        "type": spec.type.value if spec.type else "",
+        # An AIM image reports its recommended deployments as optimized; a set spec.type says otherwise.
+        "type": spec.type.value if spec.type else r.ProfileType.OPTIMIZED.value,
     }
     custom = spec.custom_profile
     profile = {

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import attrs
 
 from aimcore import resources as r
+from aimcore.discoveryjob import JOB_SELECTOR, LABEL_TEMPLATE
 
 T = TypeVar("T")
 
@@ -35,6 +36,8 @@ class KindInfo:
     version: str
     plural: str
     namespaced: bool
+    #: A label selector lists and watches are narrowed to (None: every object of the kind).
+    selector: str | None = None
 
     @property
     def api_version(self) -> str:
@@ -77,8 +80,14 @@ LEASES = KindInfo("Lease", "coordination.k8s.io", "v1", "leases", True)
 NODES = KindInfo("Node", "", "v1", "nodes", False)
 JOBS = KindInfo("Job", "batch", "v1", "jobs", True)
 PODS = KindInfo("Pod", "", "v1", "pods", True)
+#: Only discovery Jobs, by the selector every one carries, and only their Pods (by the label the
+#: Job's pod template sets): the operator never sees, nor keeps, anyone else's.
+DISCOVERY_JOBS = attrs.evolve(JOBS, selector=",".join(f"{k}={v}" for k, v in sorted(JOB_SELECTOR.items())))
+DISCOVERY_PODS = attrs.evolve(PODS, selector=LABEL_TEMPLATE)
 #: Everything the operator watches.
 WATCHED: Mapping[str, KindInfo] = {**AIM_KINDS, "Secret": SECRETS}
+#: And what it observes for the template reconciler.
+OBSERVED: Mapping[str, KindInfo] = {"Node": NODES, "Job": DISCOVERY_JOBS, "Pod": DISCOVERY_PODS}
 
 
 @attrs.frozen
@@ -167,7 +176,7 @@ class KubeApi:
         from kubernetes import client
 
         # One connection per open watch, plus room for the calls made meanwhile.
-        configuration.connection_pool_maxsize = len(WATCHED) + 16
+        configuration.connection_pool_maxsize = len(WATCHED) + 2 * len(OBSERVED) + 16
         api_client = client.ApiClient(configuration)
         api_client.user_agent = user_agent
         return KubeApi(api_client)
@@ -217,7 +226,9 @@ class KubeApi:
 
     def list(self, info: KindInfo, namespace: str | None = None) -> tuple[list[dict[str, Any]], str]:
         """All objects of a kind (in one namespace or all) and the list's resourceVersion."""
-        doc = self._call("GET", info.path(namespace), accept=_accept(info, "PartialObjectMetadataList"))
+        query = [("labelSelector", info.selector)] if info.selector else []
+        doc = self._call("GET", info.path(namespace), query=query,
+                         accept=_accept(info, "PartialObjectMetadataList"))
         items = [dict(item) for item in doc.get("items") or ()]
         for item in items:
             item.setdefault("apiVersion", info.api_version)
@@ -231,6 +242,8 @@ class KubeApi:
         query = [("watch", "true"), ("allowWatchBookmarks", "true"), ("timeoutSeconds", str(timeout_seconds))]
         if resource_version:
             query.append(("resourceVersion", resource_version))
+        if info.selector:
+            query.append(("labelSelector", info.selector))
         response = self._call(
             "GET", info.path(namespace), query=query, stream=True, timeout=timeout_seconds + 5,
             accept=_accept(info, "PartialObjectMetadata"),

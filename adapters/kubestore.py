@@ -25,8 +25,10 @@ from aimcore.discoveryjob import (
     JobCondition,
     JobObservation,
     PodObservation,
+    template_of,
 )
 from aimcore.facts import InspectResult
+from aimcore.gpus import GpuInventory, gpu_inventory
 from aimcore.snapshot import InspectKey, ObjectKey, Snapshot
 from aimcore.validation import check_document
 
@@ -62,6 +64,17 @@ def _newer(incoming: str | None, stored: str | None) -> bool:
 
 #: Kinds the store keeps as observations for the template reconciler, not as AIM objects.
 OBSERVED_KINDS = ("Node", "Job", "Pod")
+
+
+@attrs.frozen
+class Observed:
+    """What one Node, Job or Pod event changed, for the operator to enqueue the templates it
+    reaches: the template a discovery Job or Pod belongs to (and that Job, whose log may now be
+    readable), or the GPU inventory before and after a Node's labels changed."""
+
+    template: ObjectKey | None = None
+    job: ObjectKey | None = None
+    inventory: tuple[GpuInventory, GpuInventory] | None = None
 
 
 def _conditions(doc: Mapping[str, Any]) -> tuple[JobCondition, ...]:
@@ -140,8 +153,11 @@ class Store:
         self._jobs: dict[ObjectKey, JobObservation] = {}
         self._pods: dict[ObjectKey, PodObservation] = {}
         self._logs: dict[tuple[str, str, str], str] = {}
+        #: Set once the Nodes were listed: until then no inventory is known (None, not empty).
+        self._nodes_listed = False
+        self._inventory: GpuInventory | None = None
         #: What snapshots get of them, rebuilt only after one of them changed (not per reconcile).
-        self._observed: tuple[Mapping[str, Mapping[str, str]], DiscoveryObservation] | None = None
+        self._observed: tuple[Mapping[str, Mapping[str, str]] | None, DiscoveryObservation] | None = None
 
     def get(self, key: ObjectKey) -> r.Resource | None:
         with self._lock:
@@ -155,30 +171,67 @@ class Store:
         with self._lock:
             return sorted(self._objects)
 
-    def observe(self, doc: Mapping[str, Any], gone: bool = False) -> None:
+    def observe(self, doc: Mapping[str, Any], gone: bool = False) -> Observed:
         """A Node, Job or Pod event (or a Job the operator just applied)."""
         kind = str(doc.get("kind") or "")
         meta = doc.get("metadata") or {}
         key = ObjectKey(kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
         with self._lock:
-            self._observed = None
             if kind == "Node":
-                if gone:
-                    self._nodes.pop(key.name, None)
-                else:
-                    self._nodes[key.name] = dict(meta.get("labels") or {})
-            elif kind == "Job":
+                return self._observe_node(key.name, None if gone else dict(meta.get("labels") or {}))
+            self._observed = None
+            labels: Mapping[str, str] = meta.get("labels") or {}
+            job_key: ObjectKey | None
+            if kind == "Job":
                 if gone:
                     job = self._jobs.pop(key, None)
                     if job is not None:
                         self._logs.pop((job.namespace, job.name, job.uid), None)
                 else:
                     self._jobs[key] = job_observation(doc)
+                job_key = key
             elif kind == "Pod":
                 if gone:
                     self._pods.pop(key, None)
                 else:
                     self._pods[key] = pod_observation(doc)
+                job_name = labels.get("job-name")
+                job_key = ObjectKey("Job", key.namespace, job_name) if job_name else None
+            else:
+                return Observed()
+        found = template_of(labels, key.namespace)
+        return Observed(template=ObjectKey(*found) if found else None, job=job_key)
+
+    def _observe_node(self, name: str, labels: Mapping[str, str] | None) -> Observed:
+        """Only a change of labels is a change: Node status updates (heartbeats) are not."""
+        if self._nodes.get(name) == labels:
+            return Observed()
+        self._observed = None
+        before = self._inventory if self._inventory is not None else gpu_inventory(self._nodes.items())
+        if labels is None:
+            self._nodes.pop(name, None)
+        else:
+            self._nodes[name] = labels
+        self._inventory = gpu_inventory(self._nodes.items())
+        return Observed(inventory=(before, self._inventory)) if before != self._inventory else Observed()
+
+    def job(self, key: ObjectKey) -> JobObservation | None:
+        with self._lock:
+            return self._jobs.get(key)
+
+    def succeeded_pod(self, job: JobObservation) -> PodObservation | None:
+        """The first (by name) Succeeded Pod of a Job: the one whose log says what discovery found."""
+        with self._lock:
+            pods = sorted(
+                (p for k, p in self._pods.items()
+                 if k.namespace == job.namespace and p.labels.get("job-name") == job.name),
+                key=lambda p: p.name,
+            )
+        return next((p for p in pods if p.phase == "Succeeded"), None)
+
+    def has_log(self, job: JobObservation) -> bool:
+        with self._lock:
+            return (job.namespace, job.name, job.uid) in self._logs
 
     def record_log(self, job: JobObservation, text: str) -> None:
         """The output of a finished discovery Job, read from its Pod (the log seam)."""
@@ -186,7 +239,7 @@ class Store:
             self._observed = None
             self._logs[(job.namespace, job.name, job.uid)] = text
 
-    def observed(self) -> tuple[Mapping[str, Mapping[str, str]], DiscoveryObservation]:
+    def observed(self) -> tuple[Mapping[str, Mapping[str, str]] | None, DiscoveryObservation]:
         """Node labels and the discovery observations, as snapshots get them."""
         with self._lock:
             if self._observed is None:
@@ -201,7 +254,7 @@ class Store:
                     pods={k: tuple(v) for k, v in pods.items()},
                     logs=dict(self._logs),
                 )
-                self._observed = (dict(self._nodes), discovery)
+                self._observed = (dict(self._nodes) if self._nodes_listed else None, discovery)
             return self._observed
 
     def upsert(self, doc: Mapping[str, Any]) -> Change | None:
@@ -264,8 +317,6 @@ class Store:
             seen.add(ObjectKey(info.kind, str(meta.get("namespace") or ""), str(meta.get("name") or "")))
             if change is not None:
                 changes.append(change)
-        if info.kind in OBSERVED_KINDS:
-            self._forget_observed(info.kind, seen, namespace)
         with self._lock:
             stale = [
                 k for k in self._objects
@@ -277,17 +328,44 @@ class Store:
             self.versions[info.kind] = resource_version
         return changes
 
-    def _forget_observed(self, kind: str, seen: set[ObjectKey], namespace: str | None) -> None:
-        """After a re-list: what the list no longer has is gone."""
+    def replace_observed(
+        self, info: KindInfo, docs: Iterable[Mapping[str, Any]], namespace: str | None = None
+    ) -> list[Observed]:
+        """A fresh list of Nodes, Jobs or Pods: observe what it has, forget what it lacks."""
+        if info.kind == "Node":
+            return [self._replace_nodes(docs)]
+        found: list[Observed] = []
+        seen: set[ObjectKey] = set()
+        for doc in docs:
+            doc = {**doc, "kind": info.kind}
+            found.append(self.observe(doc))
+            meta = doc.get("metadata") or {}
+            seen.add(ObjectKey(info.kind, str(meta.get("namespace") or ""), str(meta.get("name") or "")))
         with self._lock:
+            table: dict[ObjectKey, Any] = self._jobs if info.kind == "Job" else self._pods
+            gone = [
+                {"kind": k.kind, "metadata": {"name": k.name, "namespace": k.namespace,
+                                              "labels": dict(table[k].labels)}}
+                for k in table if k not in seen and namespace in (None, k.namespace)
+            ]
+        found.extend(self.observe(doc, gone=True) for doc in gone)
+        return found
+
+    def _replace_nodes(self, docs: Iterable[Mapping[str, Any]]) -> Observed:
+        """All Nodes at once: the inventory is computed twice, not once per Node."""
+        nodes: dict[str, Mapping[str, str]] = {}
+        for doc in docs:
+            meta = doc.get("metadata") or {}
+            nodes[str(meta.get("name") or "")] = dict(meta.get("labels") or {})
+        with self._lock:
+            before = self._inventory if self._nodes_listed and self._inventory is not None else None
+            self._nodes = nodes
+            self._nodes_listed = True
             self._observed = None
-            if kind == "Node":
-                for name in [n for n in self._nodes if ObjectKey("Node", "", n) not in seen]:
-                    del self._nodes[name]
-                return
-            table: dict[ObjectKey, Any] = self._jobs if kind == "Job" else self._pods
-            for key in [k for k in table if k not in seen and namespace in (None, k.namespace)]:
-                del table[key]
+            self._inventory = gpu_inventory(nodes.items())
+            after = self._inventory
+        # The first list reaches every template that reads the inventory, as if all GPUs appeared.
+        return Observed(inventory=(before or GpuInventory(), after)) if before != after else Observed()
 
     def snapshot(
         self,
@@ -335,11 +413,14 @@ class Watcher:
         backoff: Backoff | None = None,
         watch_timeout: int = 300,
         log: Log | None = None,
+        on_observed: Callable[[list[Observed]], None] | None = None,
     ) -> None:
         self.api = api
         self.info = info
         self.store = store
         self.on_change = on_change
+        self.on_observed = on_observed or (lambda observed: None)
+        self.observing = info.kind in OBSERVED_KINDS
         self.namespace = namespace
         self.backoff = backoff or Backoff()
         self.watch_timeout = watch_timeout
@@ -388,8 +469,10 @@ class Watcher:
     def _list(self) -> str:
         items, version = self.api.list(self.info, self.namespace)
         self.lists += 1
-        changes = self.store.replace_kind(self.info, items, version, self.namespace)
-        self.on_change(changes)
+        if self.observing:
+            self.on_observed(self.store.replace_observed(self.info, items, self.namespace))
+        else:
+            self.on_change(self.store.replace_kind(self.info, items, version, self.namespace))
         self.synced.set()
         return version
 
@@ -409,6 +492,9 @@ class Watcher:
             if kind == "BOOKMARK":
                 continue
             doc = {**obj, "kind": self.info.kind}
+            if self.observing:
+                self.on_observed([self.store.observe(doc, gone=kind == "DELETED")])
+                continue
             change = self.store.remove(doc) if kind == "DELETED" else self.store.upsert(doc)
             if change is not None:
                 self.on_change([change])

@@ -7,7 +7,7 @@ the file and line the user should open.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -43,9 +43,13 @@ class Document:
     line: int
     data: Any
     lines: dict[Path, int]
+    #: Where `data` sits in the document read: () for a whole document, ("items", i) for an
+    #: item of a `kind: List`; paths are relative to `data` and shown from the document's root.
+    prefix: Path = ()
 
     def line_of(self, path: Path) -> int:
         """The line of the deepest part of `path` that the document actually has."""
+        path = (*self.prefix, *path)
         for end in range(len(path), 0, -1):
             line = self.lines.get(path[:end])
             if line is not None:
@@ -53,7 +57,19 @@ class Document:
         return self.line
 
     def locate(self, problem: Problem) -> Located:
-        return Located(self.file, self.line_of(problem.path), render_path(problem.path), problem.message)
+        path = (*self.prefix, *problem.path)
+        return Located(self.file, self.line_of(problem.path), render_path(path), problem.message)
+
+    def items(self) -> Iterator[Document]:
+        """The document itself, or each item of a `kind: List` (as `kubectl get -o yaml` prints)."""
+        data = self.data
+        if not (isinstance(data, dict) and data.get("kind") == "List" and data.get("apiVersion") == "v1"
+                and isinstance(data.get("items"), list)):
+            yield self
+            return
+        for i, item in enumerate(data["items"]):
+            prefix = (*self.prefix, "items", i)
+            yield Document(self.file, self.lines.get(prefix, self.line), item, self.lines, prefix)
 
 
 @attrs.frozen
@@ -66,6 +82,8 @@ class Catalog:
     #: Secret manifests as written, for adapters that need credentials; never shown.
     secret_documents: tuple[dict[str, Any], ...]
     documents: int
+    #: Node name -> labels, from `kind: Node` documents (D28); None when there were none.
+    nodes: Mapping[str, Mapping[str, str]] | None = None
 
 
 def _index(
@@ -200,43 +218,95 @@ def check_documents(items: Iterable[Document | Located], earlier: Sequence[Locat
     objects: list[tuple[r.Resource, Document]] = []
     secrets: list[dict[str, Any]] = []
     seen: dict[tuple[str, str, str], Document] = {}
+    nodes: dict[str, Mapping[str, str]] | None = None
     count = 0
-    for item in items:
-        if isinstance(item, Located):
-            problems.append(item)
+    for read in items:
+        if isinstance(read, Located):
+            problems.append(read)
             continue
-        count += 1
-        checked = check_document(item.data)
-        if checked.skipped_kind is not None:
-            notes.append(
-                Located(item.file, item.line, "", f"skipped {checked.skipped_kind}: not an AIM kind")
+        for item in read.items():
+            count += 1
+            if isinstance(item.data, dict) and item.data.get("kind") == "Node":
+                node = _node(item, problems, seen)
+                if node is not None:
+                    nodes = nodes if nodes is not None else {}
+                    nodes[node[0]] = node[1]
+                continue
+            _check(item, objects, problems, notes, secrets, seen)
+    return Catalog(tuple(objects), tuple(problems), tuple(notes), tuple(secrets), count, nodes)
+
+
+def _node(
+    item: Document, problems: list[Located], seen: dict[tuple[str, str, str], Document]
+) -> tuple[str, Mapping[str, str]] | None:
+    """A Node's name and labels: all the template rules read of it (D28)."""
+    data = item.data
+    meta = data.get("metadata")
+    found = len(problems)
+    if data.get("apiVersion") != "v1":
+        wrong = f"a Node is apiVersion v1, not {data.get('apiVersion')!r}"
+        problems.append(item.locate(Problem(("apiVersion",), wrong)))
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        problems.append(item.locate(Problem(("metadata", "name"), "a Node needs a name")))
+        return None
+    labels = meta.get("labels") or {}
+    if not isinstance(labels, dict):
+        problems.append(item.locate(Problem(("metadata", "labels"), "must map label names to strings")))
+    else:
+        for key, value in labels.items():
+            if not isinstance(value, str):
+                problems.append(item.locate(Problem(
+                    ("metadata", "labels", str(key)), f"must be a string (quote it: \"{value}\")"
+                )))
+    name = meta["name"]
+    first = seen.get(("Node", "", name))
+    if first is not None:
+        problems.append(item.locate(Problem(
+            ("metadata", "name"), f"Node {name} is defined twice (first at {first.file}:{first.line})"
+        )))
+    seen[("Node", "", name)] = item
+    if len(problems) > found:
+        return None
+    return name, {str(k): v for k, v in labels.items()}
+
+
+def _check(
+    item: Document,
+    objects: list[tuple[r.Resource, Document]],
+    problems: list[Located],
+    notes: list[Located],
+    secrets: list[dict[str, Any]],
+    seen: dict[tuple[str, str, str], Document],
+) -> None:
+    """Check one AIM (or Secret) document and collect what it gives."""
+    checked = check_document(item.data)
+    if checked.skipped_kind is not None:
+        notes.append(Located(item.file, item.line, "", f"skipped {checked.skipped_kind}: not an AIM kind"))
+        return
+    problems.extend(sorted((item.locate(p) for p in checked.problems), key=lambda x: x.line))
+    obj = checked.obj
+    if obj is None:
+        return
+    if obj.NAMESPACED and not obj.metadata.namespace:
+        # kubectl's convention: a namespaced object without a namespace lands in "default".
+        obj = attrs.evolve(obj, metadata=attrs.evolve(obj.metadata, namespace="default"))
+    key = (obj.kind, obj.metadata.namespace or "", obj.metadata.name or "")
+    first = seen.get(key)
+    if first is not None:
+        problems.append(
+            Located(
+                item.file,
+                item.line,
+                "metadata.name",
+                f"{obj.kind} {_display(key)} is defined twice (first at {first.file}:{first.line})",
             )
-            continue
-        problems.extend(sorted((item.locate(p) for p in checked.problems), key=lambda x: x.line))
-        obj = checked.obj
-        if obj is None:
-            continue
-        if obj.NAMESPACED and not obj.metadata.namespace:
-            # kubectl's convention: a namespaced object without a namespace lands in "default".
-            obj = attrs.evolve(obj, metadata=attrs.evolve(obj.metadata, namespace="default"))
-        key = (obj.kind, obj.metadata.namespace or "", obj.metadata.name or "")
-        first = seen.get(key)
-        if first is not None:
-            problems.append(
-                Located(
-                    item.file,
-                    item.line,
-                    "metadata.name",
-                    f"{obj.kind} {_display(key)} is defined twice (first at {first.file}:{first.line})",
-                )
-            )
-            continue
-        seen[key] = item
-        if isinstance(obj, r.Secret):
-            secrets.append(item.data)
-        if not checked.problems:
-            objects.append((obj, item))
-    return Catalog(tuple(objects), tuple(problems), tuple(notes), tuple(secrets), count)
+        )
+        return
+    seen[key] = item
+    if isinstance(obj, r.Secret):
+        secrets.append(item.data)
+    if not checked.problems:
+        objects.append((obj, item))
 
 
 def _display(key: tuple[str, str, str]) -> str:

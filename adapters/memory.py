@@ -2,26 +2,31 @@
 
 It does what an API server and the controllers aimcore does not model would do:
 gives objects uids, generations and resourceVersions, merges applies, garbage-
-collects children through ownerReferences, and stands in for the template
-controller (DESIGN.md: Ready when its GPU is present, else NotAvailable).
+collects children through ownerReferences, and plays the Job runner (D28): a
+discovery Job finishes as soon as it is applied, its Pod printing what the image's
+dryRun entry says (`adapters.jobrunner`). Templates get their status from the same
+core reconciler as in the operator; Nodes are given, never changed.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from adapters.dependents import Change
+from adapters.jobrunner import discovery_log
+from aimcore import discoveryjob as dj
 from aimcore import resources as r
 from aimcore.facts import InspectResult
-from aimcore.images import extract_tag
+from aimcore.images import InvalidImageReference, normalize_image
 from aimcore.ownership import merged_with_observed
-from aimcore.resolution import lookup_model
 from aimcore.snapshot import InspectKey, ObjectKey, Snapshot
-from aimcore.status import READY, Component, condition, find
+
+#: Image (normalised) -> its dryRun entry (a list of results, or a raw log), None without one.
+DryRuns = Callable[[str], list[dict[str, Any]] | str | None]
 
 _UID_NAMESPACE = uuid.UUID("6f1c0a52-8a3e-4c59-9a4d-2f0e3b7d1a10")
 
@@ -41,16 +46,25 @@ class MemoryCluster:
         now: str,
         operator_namespace: str,
         gpus: Iterable[str] | None = None,
+        nodes: Mapping[str, Mapping[str, str]] | None = None,
+        dry_runs: DryRuns | None = None,
     ) -> None:
         self.now = now
         self.operator_namespace = operator_namespace
         self.gpus = frozenset(gpus) if gpus is not None else None
+        #: Node name -> labels; None when the inputs had no Node (then `gpus` decides).
+        self.nodes = {name: dict(labels) for name, labels in nodes.items()} if nodes is not None else None
+        self.dry_runs: DryRuns = dry_runs or (lambda image: None)
         self.objects: dict[ObjectKey, r.Resource] = {}
         self.facts: dict[InspectKey, InspectResult] = {}
+        #: Discovery Jobs by key, with the manifest applied, and what the runner observed of them.
+        self.jobs: dict[ObjectKey, Mapping[str, Any]] = {}
+        self._job_observations: dict[ObjectKey, dj.JobObservation] = {}
+        self._pods: dict[tuple[str, str], tuple[dj.PodObservation, ...]] = {}
+        self._logs: dict[tuple[str, str, str], str] = {}
+        self._discovery: dj.DiscoveryObservation | None = None
+        self._touched: set[ObjectKey] = set()
         self._version = 0
-        #: Templates whose status the stand-in controller last found up to date, with what it
-        #: depends on, so that an unchanged template is not recomputed every round.
-        self._settled: dict[ObjectKey, tuple[r.Resource, str | None, str, frozenset[str] | None]] = {}
         self._changes: list[Change] = []
         # Admitted in key order, so resourceVersions do not depend on the order of the inputs.
         for obj in sorted(objects, key=ObjectKey.of):
@@ -63,7 +77,60 @@ class MemoryCluster:
             operator_namespace=self.operator_namespace,
             now=self.now,
             gpus=self.gpus,
+            nodes=self.nodes,
+            discovery=self.discovery(),
         )
+
+    def discovery(self) -> dj.DiscoveryObservation:
+        """The discovery Jobs, their Pods and logs, as the operator's store would report them."""
+        if self._discovery is None:
+            self._discovery = dj.DiscoveryObservation(
+                jobs=tuple(self._job_observations[k] for k in sorted(self._job_observations)),
+                pods=dict(self._pods),
+                logs=dict(self._logs),
+            )
+        return self._discovery
+
+    def take_touched(self) -> set[ObjectKey]:
+        """Templates whose discovery Jobs changed since the last call (what Job watches enqueue)."""
+        touched, self._touched = self._touched, set()
+        return touched
+
+    def apply_job(self, manifest: Mapping[str, Any]) -> None:
+        """Apply a discovery Job and run it to completion at once, as the image would (D28)."""
+        meta = manifest["metadata"]
+        namespace, name = str(meta["namespace"]), str(meta["name"])
+        key = ObjectKey("Job", namespace, name)
+        if key in self.jobs:
+            return  # an apply of an existing Job changes nothing that runs
+        found = dj.template_of(meta.get("labels") or {}, namespace)
+        template = self.objects.get(ObjectKey(*found)) if found is not None else None
+        if not isinstance(template, r.AIMServiceTemplate | r.AIMClusterServiceTemplate):
+            return  # its template is gone: the garbage collector would take the Job at once
+        container = manifest["spec"]["template"]["spec"]["containers"][0]
+        log = discovery_log(template, self.dry_runs(_normalized(str(container.get("image") or ""))))
+        uid = stable_uid(key)
+        self.jobs[key] = manifest
+        self._job_observations[key] = dj.JobObservation(
+            name=name, namespace=namespace, uid=uid,
+            labels={**(meta.get("labels") or {}), **log.labels()},
+            creation_timestamp=self.now,
+            conditions=(
+                dj.JobCondition(type="SuccessCriteriaMet", status=r.ConditionStatus.TRUE),
+                dj.JobCondition(type="Complete", status=r.ConditionStatus.TRUE),
+            ),
+        )
+        pod_labels = manifest["spec"]["template"]["metadata"].get("labels") or {}
+        self._pods[(namespace, name)] = (dj.PodObservation(
+            name=f"{name}-run", namespace=namespace, labels={**pod_labels, "job-name": name},
+            phase="Succeeded",
+            containers=(dj.ContainerObservation(
+                name=dj.CONTAINER_NAME, terminated_reason="Completed", exit_code=0
+            ),),
+        ),)
+        self._logs[(namespace, name, uid)] = log.text
+        self._discovery = None
+        self._touched.add(ObjectKey.of(template))
 
     def _next_version(self) -> str:
         self._version += 1
@@ -113,7 +180,6 @@ class MemoryCluster:
         if obj is None or (uid is not None and obj.metadata.uid != uid):
             return []
         del self.objects[key]
-        self._settled.pop(key, None)
         self._changes.append(Change(key, obj, None))
         gone = [key]
         orphans = [
@@ -123,93 +189,23 @@ class MemoryCluster:
         ]
         for orphan in orphans:
             gone.extend(self.delete(orphan, None))
+        for job_key in [
+            k for k, job in self.jobs.items()
+            if any(ref.get("uid") == obj.metadata.uid for ref in job["metadata"].get("ownerReferences") or ())
+        ]:
+            self._forget_job(job_key)
         return gone
 
-    def run_template_controller(self) -> int:
-        """Give every template the status its controller would; returns how many changed."""
-        changed = 0
-        templates = [
-            (key, obj)
-            for key, obj in self.objects.items()
-            if isinstance(obj, r.AIMServiceTemplate | r.AIMClusterServiceTemplate)
-        ]
-        templates.sort(key=lambda item: item[0])
-        objects = Snapshot(objects=self.objects)  # lookups by key only: no index needed
-        for key, obj in templates:
-            owner_image = self._owner_image(obj, objects)
-            settled = self._settled.get(key)
-            if (
-                settled is not None
-                and settled[0] is obj
-                and settled[1] == owner_image
-                and settled[2] == self.now
-                and settled[3] == self.gpus
-            ):
-                continue  # template_status is pure: the same inputs give the same (current) status
-            status = template_status(obj, self.gpus, self.now, owner_image)
-            if status != obj.status:
-                self.set_status(key, status)
-                changed += 1
-            else:
-                self._settled[key] = (obj, owner_image, self.now, self.gpus)
-        return changed
-
-    def _owner_image(self, template: r.Template, objects: Snapshot) -> str | None:
-        """The image of the template's model: the namespace model, else the cluster model (D16)."""
-        namespace = template.metadata.namespace if isinstance(template, r.AIMServiceTemplate) else None
-        owner = lookup_model(namespace, template.spec.model_name, objects)
-        return owner.spec.image if owner is not None else None
+    def _forget_job(self, key: ObjectKey) -> None:
+        del self.jobs[key]
+        job = self._job_observations.pop(key)
+        self._pods.pop((key.namespace, key.name), None)
+        self._logs.pop((key.namespace, key.name, job.uid), None)
+        self._discovery = None
 
 
-def hardware_summary(hardware: r.Hardware | None) -> str | None:
-    gpu = hardware.gpu if hardware else None
-    if gpu is not None and (gpu.requests or gpu.model or gpu.models):
-        model = gpu.model or " | ".join(gpu.models or ()) or "GPU"
-        return f"{gpu.requests or 0} x {model}"
-    if hardware is not None and hardware.cpu is not None:
-        return "CPU"
-    return None
-
-
-def template_status(
-    template: r.Template, gpus: frozenset[str] | None, now: str, owner_image: str | None
-) -> r.AIMServiceTemplateStatus:
-    """The stand-in template controller: availability from --gpus, profile from the spec."""
-    spec = template.spec
-    gpu = spec.hardware.gpu if spec.hardware else None
-    wanted = [m for m in ((gpu.model,) if gpu and gpu.model else (gpu.models or ()) if gpu else ()) if m]
-    available = gpus is None or not wanted or any(m in gpus for m in wanted)
-    profile_type = spec.type.value if spec.type else r.ProfileType.OPTIMIZED.value
-    metadata = r.ProfileMetadata(
-        gpu=wanted[0] if wanted else None,
-        gpu_count=gpu.requests if gpu and gpu.requests is not None else None,
-        metric=spec.metric.value if spec.metric else None,
-        precision=spec.precision.value if spec.precision else None,
-        type=profile_type,
-        aim_id=spec.aim_id,
-        model_id=spec.model_id,
-    )
-    custom = spec.custom_profile
-    profile = r.TemplateProfile(
-        engine_args=custom.engine_args if custom else None,
-        env_vars=custom.env_vars if custom else None,
-        metadata=metadata,
-    )
-    state = r.TemplateStatus.READY if available else r.TemplateStatus.NOT_AVAILABLE
-    reason = "TemplateReady" if available else "GpuNotAvailable"
-    message = (
-        "" if available else f"No node has {' or '.join(wanted)} (present: {', '.join(sorted(gpus or ()))})"
-    )
-    # The condition is True when Ready, False otherwise; the template's own state says NotAvailable.
-    ready = Component(READY, r.Status.READY if available else r.Status.DEGRADED, reason, message)
-    previous = find(template.status.conditions if template.status else None, READY)
-    ready_condition = condition(previous, ready, now, template.metadata.generation)
-    return r.AIMServiceTemplateStatus(
-        observed_generation=template.metadata.generation,
-        status=state,
-        conditions=(ready_condition,),
-        hardware_summary=hardware_summary(spec.hardware),
-        model_sources=spec.model_sources,
-        profile=profile,
-        version=extract_tag(owner_image) or None if owner_image else None,
-    )
+def _normalized(image: str) -> str:
+    try:
+        return normalize_image(image)
+    except InvalidImageReference:
+        return image

@@ -17,26 +17,31 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import attrs
 
-from adapters.dependents import Change, DependencyIndex, dependents_of, moves_dependencies
-from adapters.kubeapi import SECRETS, WATCHED, ApiError, Backoff, KindInfo, KubeApi
+from adapters.dependents import Change, DependencyIndex, dependents_of, gpu_dependents, moves_dependencies
+from adapters.jobrunner import discovery_log
+from adapters.kubeapi import OBSERVED, SECRETS, WATCHED, ApiError, Backoff, KindInfo, KubeApi
 from adapters.kubeexec import Executor, NotLeader, Outcome
-from adapters.kubestore import Store, Watcher
+from adapters.kubestore import Observed, Store, Watcher
 from adapters.leader import LeaderElector
 from adapters.simulate import Inspector
 from adapters.workqueue import Failures, WorkQueue
 from aimcore import resources as r
+from aimcore.discoveryjob import CONTAINER_NAME, JobObservation, template_of
 from aimcore.facts import FailureKind, InspectFailure, InspectResult
+from aimcore.images import InvalidImageReference, normalize_image
 from aimcore.reconcile import RECONCILED_KINDS, reconcile, reconcile_all
 from aimcore.snapshot import DEFAULT_OPERATOR_NAMESPACE, InspectKey, ObjectKey
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+#: What a finished discovery Job's Pod printed, given the Job and the Pod's name.
+LogReader = Callable[[JobObservation, str], str]
 
 
 def utc_now() -> str:
@@ -117,8 +122,14 @@ class Operator:
         log: Callable[..., None],
         *,
         now: Callable[[], str] = utc_now,
+        read_log: LogReader | None = None,
     ) -> None:
         self.api = api
+        #: (Job, Pod name) -> what the discovery container printed: its log by default; the seam
+        #: where `--images` and tests without a kubelet supply it instead.
+        self.read_log: LogReader = read_log or (
+            lambda job, pod: api.pod_log(job.namespace, pod, CONTAINER_NAME)
+        )
         self.inspector = inspector
         self.settings = settings
         self.log = log
@@ -132,6 +143,9 @@ class Operator:
         self._failures: Failures[InspectKey] = Failures()
         self._askers: dict[InspectKey, set[ObjectKey]] = {}
         self._inflight: set[InspectKey] = set()
+        #: Discovery Jobs whose log is being read, and failed reads by Job (for their backoff).
+        self._reading: set[ObjectKey] = set()
+        self._log_failures: Failures[ObjectKey] = Failures()
         self._lock = threading.Lock()
         #: Rebuilt only when a change can move a dependency (a model, service or runtime
         #: config appears, goes or changes its spec); status and template writes cannot.
@@ -150,17 +164,20 @@ class Operator:
         self.reconciles = 0
         self.watchers = [
             Watcher(api, info, self.store, self.on_change, namespace=ns, backoff=settings.backoff,
-                    watch_timeout=settings.watch_timeout, log=log)
+                    watch_timeout=settings.watch_timeout, log=log, on_observed=self.on_observed)
             for info, ns in self._scopes()
         ]
 
     def _scopes(self) -> list[tuple[KindInfo, str | None]]:
-        """What to watch: namespaced kinds in --namespace (all when unset), and the pull
-        secrets of cluster models in the operator namespace."""
+        """What to watch: namespaced kinds in --namespace (all when unset); in the operator
+        namespace also the pull secrets of cluster models and the discovery Jobs (and Pods) of
+        cluster templates; and Nodes, for the GPU inventory."""
         ns = self.settings.namespace
-        scopes = [(self._read_as(info), ns if info.namespaced else None) for info in WATCHED.values()]
+        kinds = [*WATCHED.values(), *OBSERVED.values()]
+        scopes = [(self._read_as(info), ns if info.namespaced else None) for info in kinds]
         if ns is not None and ns != self.settings.operator_namespace:
-            scopes.append((SECRETS, self.settings.operator_namespace))
+            scopes.extend((info, self.settings.operator_namespace)
+                          for info in (SECRETS, OBSERVED["Job"], OBSERVED["Pod"]))
         return scopes
 
     def _read_as(self, info: KindInfo) -> KindInfo:
@@ -182,6 +199,62 @@ class Operator:
                 index = self._dependencies = DependencyIndex.build(self.store.objects())
         for key in sorted(dependents_of(changes, index, self.settings.operator_namespace)):
             self.queue.add(key)
+
+    def on_observed(self, observed: list[Observed]) -> None:
+        """Node, Job and Pod events: the templates they reach, and discovery logs to read."""
+        keys: set[ObjectKey] = set()
+        jobs: set[ObjectKey] = set()
+        for seen in observed:
+            if seen.template is not None:
+                keys.add(seen.template)
+            if seen.job is not None:
+                jobs.add(seen.job)
+            if seen.inventory is not None:
+                with self._lock:
+                    index = self._dependencies
+                    if index is None:
+                        index = self._dependencies = DependencyIndex.build(self.store.objects())
+                keys |= gpu_dependents(*seen.inventory, index)
+        for key in sorted(keys):
+            self.queue.add(key)
+        for job in sorted(jobs):
+            self._read_discovery_log(job)
+
+    def _read_discovery_log(self, key: ObjectKey) -> None:
+        """Read a succeeded discovery Job's output once (on the pool), then reconcile its template."""
+        job = self.store.job(key)
+        if job is None or not job.succeeded or self.store.has_log(job):
+            return
+        pod = self.store.succeeded_pod(job)
+        if pod is None:
+            return  # its Pod's event comes next
+        with self._lock:
+            if key in self._reading:
+                return
+            self._reading.add(key)
+        self.pool.submit(self._read_log_now, key, job, pod.name)
+
+    def _read_log_now(self, key: ObjectKey, job: JobObservation, pod: str) -> None:
+        try:
+            text = self.read_log(job, pod)
+        except Exception as err:
+            delay = self._log_failures.next_delay(key, self.settings.retry_base * 4, 300.0)
+            self.log("warning", "cannot read a discovery log, will retry", job=key, pod=pod,
+                     error=str(err) if isinstance(err, ApiError) else type(err).__name__, retry_in=delay)
+            with self._lock:
+                self._reading.discard(key)
+            timer = threading.Timer(delay, self._read_discovery_log, args=(key,))
+            timer.daemon = True
+            timer.start()
+            return
+        self._log_failures.forget(key)
+        self.store.record_log(job, text)
+        with self._lock:
+            self._reading.discard(key)
+        found = template_of(job.labels, job.namespace)
+        self.log("info", "read discovery output", job=key, bytes=len(text.encode()))
+        if found is not None:
+            self.queue.add(ObjectKey(*found))
 
     # --- the loop ---------------------------------------------------------------------
 
@@ -343,6 +416,19 @@ class Operator:
             if self.leader is not None:
                 self.leader.stop(release=True)
 
+    def _read_logs_now(self) -> None:
+        """--once: the output of every succeeded discovery Job not read yet, before reconciling."""
+        _, discovery = self.store.observed()
+        for job in discovery.jobs:
+            pod = self.store.succeeded_pod(job) if job.succeeded and not self.store.has_log(job) else None
+            if pod is None:
+                continue
+            try:
+                self.store.record_log(job, self.read_log(job, pod.name))
+            except ApiError as err:
+                self.log("warning", "cannot read a discovery log", job=f"{job.namespace}/{job.name}",
+                         error=str(err))
+
     def _acquire_for_once(self) -> bool:
         """Take the lease, waiting as long as an abandoned one takes to expire."""
         assert self.leader is not None
@@ -365,10 +451,14 @@ class Operator:
             try:
                 for info, ns in self._scopes():
                     items, version = self.api.list(info, ns)
-                    self.store.replace_kind(info, items, version, ns)
+                    if info.kind in OBSERVED:
+                        self.store.replace_observed(info, items, ns)
+                    else:
+                        self.store.replace_kind(info, items, version, ns)
             except ApiError as err:
                 self.log("error", "cannot list", error=str(err), round=round_)
                 return 1
+            self._read_logs_now()
             now = self.now()
             snapshot = self.store.snapshot(dict(self.facts), now=now,
                                            operator_namespace=self.settings.operator_namespace)
@@ -427,7 +517,8 @@ def add_operator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--once", action="store_true", help="reconcile everything until converged, then exit")
     parser.add_argument("--max-rounds", type=_positive, default=20, metavar="N", help="rounds for --once")
     parser.add_argument("--max-concurrent-inspections", type=_positive, default=4, metavar="N")
-    parser.add_argument("--images", metavar="FILE", help="answer inspections from an image facts file")
+    parser.add_argument("--images", metavar="FILE",
+                        help="answer inspections, and discovery output, from an image facts file")
     parser.add_argument("--lease-name", default="aimcore-operator")
     parser.add_argument("--lease-namespace", metavar="NS", help="default: the operator namespace")
     parser.add_argument("--identity", help="this replica's name in the lease (default: POD_NAME or host-pid)")
@@ -450,9 +541,13 @@ def _identity(args: argparse.Namespace) -> str:
     return os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
 
 
-def _inspector(args: argparse.Namespace, api: KubeApi, log: JsonLog) -> Inspector | None:
+def _answers(
+    args: argparse.Namespace, api: KubeApi, log: JsonLog
+) -> tuple[Inspector, Callable[[Store], LogReader] | None] | None:
+    """Inspections, and how discovery output is read: from registries and Pod logs, or, with
+    --images, both from the facts file (its dryRun entries, as simulate answers, D28)."""
     if not args.images:
-        return kube_inspector(api)
+        return kube_inspector(api), None
     from adapters.imagefacts import load_image_facts
 
     facts, problems = load_image_facts(args.images)
@@ -460,7 +555,32 @@ def _inspector(args: argparse.Namespace, api: KubeApi, log: JsonLog) -> Inspecto
         log("error", "bad image facts file", problem=problem.render())
     if problems:
         return None
-    return lambda keys: {k: facts.inspect(k) for k in keys}
+    inspector: Inspector = lambda keys: {k: facts.inspect(k) for k in keys}  # noqa: E731
+    return inspector, lambda store: facts_log_reader(facts.dry_runs, store)
+
+
+def facts_log_reader(dry_runs: Mapping[str, Any], store: Store) -> LogReader:
+    """Discovery output as `adapters.jobrunner` answers it from dryRun entries, for the Job's
+    template and its model's image (D16: the namespace model, else the cluster model)."""
+
+    def read(job: JobObservation, pod: str) -> str:
+        found = template_of(job.labels, job.namespace)
+        template = store.get(ObjectKey(*found)) if found is not None else None
+        if not isinstance(template, r.AIMServiceTemplate | r.AIMClusterServiceTemplate):
+            raise ApiError(404, "NotFound", f"no template for discovery Job {job.namespace}/{job.name}")
+        name = template.spec.model_name
+        namespace = template.metadata.namespace or ""
+        model = (store.get(ObjectKey("AIMModel", namespace, name)) if namespace else None) or store.get(
+            ObjectKey("AIMClusterModel", "", name)
+        )
+        image = model.spec.image if isinstance(model, r.AIMModel | r.AIMClusterModel) else None
+        try:
+            normalized = normalize_image(image or "")
+        except InvalidImageReference:
+            normalized = ""
+        return discovery_log(template, dry_runs.get(normalized)).text
+
+    return read
 
 
 def operator_command(args: argparse.Namespace) -> int:
@@ -475,9 +595,10 @@ def operator_command(args: argparse.Namespace) -> int:
     except Exception as err:
         log("error", "cannot load the cluster configuration", error=f"{type(err).__name__}: {err}")
         return 2
-    inspector = _inspector(args, api, log)
-    if inspector is None:
+    answers = _answers(args, api, log)
+    if answers is None:
         return 2
+    inspector, log_reader = answers
     settings = Settings(
         namespace=args.namespace, operator_namespace=args.operator_namespace,
         max_concurrent_inspections=args.max_concurrent_inspections,
@@ -487,6 +608,8 @@ def operator_command(args: argparse.Namespace) -> int:
         resync_seconds=args.resync_seconds,
     )
     operator = Operator(api, inspector, settings, log)
+    if log_reader is not None:
+        operator.read_log = log_reader(operator.store)
     if args.once:
         return operator.run_once(args.max_rounds)
     stop = threading.Event()

@@ -18,8 +18,13 @@ def render(report: dict[str, Any], fmt: str, out: TextIO) -> None:
 
 
 def _reason(obj: dict[str, Any]) -> str:
+    """Why an object is not Ready; for a Ready template whose profile was made up from its spec
+    rather than discovered (D28), that, so no one takes it for a real dry run."""
     status = obj.get("status") or {}
     if status.get("status") == "Ready":
+        for condition in status.get("conditions") or ():
+            if condition.get("type") == "Discovered" and condition.get("reason") == "DiscoverySimulated":
+                return f"DiscoverySimulated: {condition.get('message') or ''}".rstrip(": ")
         return ""
     for condition in status.get("conditions") or ():
         if condition.get("type") == "Ready" and condition.get("status") != "True":

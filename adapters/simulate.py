@@ -14,7 +14,7 @@ from adapters.memory import MemoryCluster
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.facts import InspectResult
-from aimcore.plan import Apply, Delete, Inspect, Plan, UpdateStatus, verb
+from aimcore.plan import Apply, ApplyJob, Delete, Inspect, Plan, UpdateStatus, verb
 from aimcore.reconcile import reconcile, reconcile_all
 from aimcore.snapshot import InspectKey, ObjectKey
 
@@ -78,15 +78,15 @@ def run(cluster: MemoryCluster, inspector: Inspector, *, max_rounds: int) -> Out
     index: DependencyIndex | None = None
     asked: set[ObjectKey] = set()
     for round_ in range(1, max_rounds + 1):
-        cluster.run_template_controller()
         changes = cluster.take_changes()
+        touched = cluster.take_touched()
         snapshot = cluster.snapshot()
         if round_ == 1:
             plans = reconcile_all(snapshot)
         else:
             if index is None or any(moves_dependencies(c) for c in changes):
                 index = DependencyIndex.build(cluster.objects.values())
-            dirty = dependents_of(changes, index, cluster.operator_namespace) | asked
+            dirty = dependents_of(changes, index, cluster.operator_namespace) | asked | touched
             plans = [reconcile(key, snapshot) for key in sorted(dirty) if key in snapshot.objects]
         last = plans
         wanted: list[InspectKey] = []
@@ -99,15 +99,13 @@ def run(cluster: MemoryCluster, inspector: Inspector, *, max_rounds: int) -> Out
                     asked.add(plan.key)
         if wanted:
             cluster.facts.update(inspector(sorted(set(wanted))))
-        changed_templates = cluster.run_template_controller()
-        if not any(p.actions for p in plans) and not changed_templates:
+        if not any(p.actions for p in plans):
             return Outcome(True, round_, tuple(recorded), tuple(plans))
     return Outcome(False, max_rounds, tuple(recorded), tuple(last))
 
 
 def run_once(cluster: MemoryCluster, inspector: Inspector) -> Outcome:
     """`plan`: a single pass; the state after it is what the pass would leave."""
-    cluster.run_template_controller()
     plans = reconcile_all(cluster.snapshot())
     recorded: list[Recorded] = []
     wanted: list[InspectKey] = []
@@ -122,9 +120,7 @@ def run_once(cluster: MemoryCluster, inspector: Inspector) -> Outcome:
 
 
 def _subject(plan: Plan, action: Any) -> ObjectKey:
-    if isinstance(action, Apply):
-        return action.key
-    if isinstance(action, Delete | UpdateStatus):
+    if isinstance(action, Apply | ApplyJob | Delete | UpdateStatus):
         return action.key
     return plan.key
 
@@ -133,6 +129,8 @@ def execute_action(cluster: MemoryCluster, action: Any, wanted: list[InspectKey]
     """Carry one action out in the cluster; an inspection is collected in `wanted` for later."""
     if isinstance(action, Apply):
         cluster.apply(action.obj)
+    elif isinstance(action, ApplyJob):
+        cluster.apply_job(action.manifest)
     elif isinstance(action, Delete):
         cluster.delete(action.key, action.uid)
     elif isinstance(action, UpdateStatus):

@@ -53,13 +53,13 @@ __all__ = [
     "discovery_namespace",
     "failure_reason",
     "job_health",
-    "newest_discovery_job",
     "next_discovery",
     "pods_health",
     "record_failure",
     "record_success",
     "retry_message",
     "spec_hash",
+    "template_of",
 ]
 
 # --- constants (reference constants.go, discovery.go) ----------------------------------
@@ -167,6 +167,18 @@ def _controller_name(template: r.Template) -> str:
         if isinstance(template, r.AIMClusterServiceTemplate)
         else "service-template"
     )
+
+
+def template_of(labels: Mapping[str, str], namespace: str) -> tuple[str, str, str] | None:
+    """(kind, namespace, name) of the template a discovery Job or Pod in `namespace` belongs to,
+    from the labels `discovery_job` sets; None for anything else."""
+    cluster = labels.get(f"{r.GROUP}/cluster-service-template.name")
+    if cluster:
+        return (r.AIMClusterServiceTemplate.KIND, "", cluster)
+    namespaced = labels.get(f"{r.GROUP}/service-template.name")
+    if namespaced:
+        return (r.AIMServiceTemplate.KIND, namespace, namespaced)
+    return None
 
 
 def discovery_job(
@@ -659,22 +671,6 @@ def _failed_pod(pod: PodObservation) -> Component:
         "Evicted": "PodEvicted",
     }.get(reason, "PodFailed")
     return Component(DISCOVERY_PODS_READY, _error_state(component_reason), component_reason, message)
-
-
-def newest_discovery_job(
-    jobs: Iterable[JobObservation], namespace: str, template_name: str
-) -> JobObservation | None:
-    """The template's Job the reference looks at: label aim.eai.amd.com/template, newest creationTimestamp.
-
-    Ties (the reference's order is then arbitrary) go to the greater name, so the answer is stable.
-    """
-    mine = [
-        job for job in jobs if job.namespace == namespace and job.labels.get(LABEL_TEMPLATE) == template_name
-    ]
-    if not mine:
-        return None
-    oldest = datetime.min.replace(tzinfo=UTC)
-    return max(mine, key=lambda job: (_parse_time(job.creation_timestamp) or oldest, job.name))
 
 
 def active_discovery_jobs(jobs: Iterable[JobObservation]) -> int:

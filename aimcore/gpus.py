@@ -450,10 +450,11 @@ def node_affinity(gpu: r.GpuRequirements | None, inventory: GpuInventory) -> tup
 def cluster_inventory(
     nodes: Mapping[str, Mapping[str, str]] | None, gpus: Iterable[str] | None = None
 ) -> GpuInventory:
-    """The inventory a reconcile uses: from the Nodes when any were observed; else from a list
+    """The inventory a reconcile uses: from the Nodes when they were observed (an empty mapping is a
+    cluster without nodes: no GPU at all); else (None) from a list
     of GPU models (simulate's --gpus: each as a node labelled with its family, VRAM from the
     static table); else every known AMD model, for "any GPU may be scheduled" (D28)."""
-    if nodes:
+    if nodes is not None:
         return gpu_inventory(nodes.items())
     if gpus is not None:
         return gpu_inventory((f"gpu-{model}", {FAMILY_LABEL: model}) for model in gpus)

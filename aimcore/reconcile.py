@@ -10,12 +10,12 @@ from aimcore.models import reconcile_model
 from aimcore.plan import Plan
 from aimcore.services import reconcile_service
 from aimcore.snapshot import ObjectKey, Snapshot
+from aimcore.template_status import plan_template
 
-#: Kinds reconciled here; profiles are reconciled by their owners. Templates have a reconciler
-#: (`template_status.plan_template`, D25) that joins these once simulate and the operator run
-#: discovery Jobs; until then a template key plans nothing here, and a template's status comes
-#: from simulate's stand-in (or the reference's controller).
-RECONCILED_KINDS = ("AIMClusterModel", "AIMModel", "AIMService")
+#: Kinds reconciled here; profiles are reconciled by their owners.
+RECONCILED_KINDS = (
+    "AIMClusterModel", "AIMModel", "AIMService", "AIMServiceTemplate", "AIMClusterServiceTemplate"
+)
 
 
 def reconcile(key: ObjectKey, snapshot: Snapshot) -> Plan:
@@ -24,6 +24,8 @@ def reconcile(key: ObjectKey, snapshot: Snapshot) -> Plan:
         return reconcile_model(obj, snapshot)
     if isinstance(obj, r.AIMService):
         return reconcile_service(obj, snapshot)
+    if isinstance(obj, r.AIMServiceTemplate | r.AIMClusterServiceTemplate):
+        return plan_template(obj, snapshot)
     return Plan(key)
 
 

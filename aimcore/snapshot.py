@@ -15,6 +15,7 @@ import attrs
 from aimcore import resources as r
 from aimcore.discoveryjob import DiscoveryObservation
 from aimcore.facts import InspectResult
+from aimcore.gpus import GpuInventory, cluster_inventory
 from aimcore.images import InvalidImageReference, normalize_image
 
 R = TypeVar("R", bound=r.Resource)
@@ -95,8 +96,9 @@ class Snapshot:
     now: str = "1970-01-01T00:00:00Z"
     #: GPU models present in the cluster; None means any GPU may be scheduled. Nodes win.
     gpus: frozenset[str] | None = None
-    #: Node name -> labels, for the GPU inventory (labels are all the rules read of a Node).
-    nodes: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
+    #: Node name -> labels, for the GPU inventory (labels are all the rules read of a Node);
+    #: None when no Node was observed at all (simulate without Node objects: `gpus` decides).
+    nodes: Mapping[str, Mapping[str, str]] | None = None
     #: Discovery Jobs, their Pods and the output of finished ones.
     discovery: DiscoveryObservation = attrs.field(factory=DiscoveryObservation)
     _templates_by_model: Mapping[tuple[str, str, str], tuple[ObjectKey, ...]] = attrs.field(
@@ -117,6 +119,8 @@ class Snapshot:
 
     #: Image text -> normalize_image(text) (None when invalid), for every image a model names.
     _images: Mapping[str, str | None] = attrs.field(factory=dict, alias="_images")
+    #: The GPU inventory, computed on first use: every template of a snapshot reads the same one.
+    _inventory: list[GpuInventory] = attrs.field(factory=list, init=False, eq=False, repr=False)
 
     @classmethod
     def build(
@@ -144,7 +148,7 @@ class Snapshot:
             operator_namespace=operator_namespace,
             now=now,
             gpus=frozenset(gpus) if gpus is not None else None,
-            nodes=dict(nodes or {}),
+            nodes=dict(nodes) if nodes is not None else None,
             discovery=discovery or DiscoveryObservation(),
             _templates_by_model=by_model,
             _templates_by_aim_id=by_aim_id,
@@ -193,6 +197,12 @@ class Snapshot:
             _unsettled=unsettled,
             _images=images,
         )
+
+    def gpu_inventory(self) -> GpuInventory:
+        """The cluster's GPUs from the observed Nodes, else from `gpus` (D28)."""
+        if not self._inventory:
+            self._inventory.append(cluster_inventory(self.nodes, self.gpus))
+        return self._inventory[0]
 
     def normalized_image(self, image: str) -> str:
         """`normalize_image(image)`, answered from the index when a model names the same text."""

@@ -225,9 +225,9 @@ def _discover(
             if told is not None and told.status is r.ConditionStatus.TRUE
             else Part(DISCOVERED, T.READY, "DiscoveryComplete", "Discovery job completed successfully")
         ))
-    job = discoveryjob.newest_discovery_job(seen.jobs, namespace, template.metadata.name or "")
-    if job is not None and job.name != name:
-        job = None  # built from other inputs: its result says nothing about these
+    # The Job named for these inputs, not merely the newest of the template's (the reference's
+    # choice): after a spec goes A -> B -> A, A's Job is found again, not planned again for ever.
+    job = next((j for j in seen.jobs if j.namespace == namespace and j.name == name), None)
     if job is None:
         def build() -> Mapping[str, Any]:
             return discoveryjob.discovery_job(
@@ -261,7 +261,7 @@ def _discover(
     hardware = dryrun.resolved_hardware_after_discovery(template.spec.hardware, result)
     discovered = (
         Part(DISCOVERED, T.READY, "DiscoverySimulated",
-             "Simulated: no image ran; the profile is the template's own spec (D28)")
+             "No image ran: the profile is made up from the template's own spec, not a dry run (D28)")
         if job.labels.get(discoveryjob.SIMULATED_LABEL) == "true"
         else Part(DISCOVERED, T.READY, "DiscoveryComplete", "Discovery job completed successfully")
     )
@@ -429,7 +429,7 @@ def plan_template(template: r.Template, snapshot: Snapshot) -> Plan:
         template,
         model=lookup_model(namespace, template.spec.model_name, snapshot),
         runtime=runtimeconfig.resolve(template.spec.runtime_config_name, namespace, snapshot),
-        inventory=gpus.cluster_inventory(snapshot.nodes, snapshot.gpus),
+        inventory=snapshot.gpu_inventory(),
         discovery=snapshot.discovery,
         now=snapshot.now,
         operator_namespace=snapshot.operator_namespace,

@@ -91,13 +91,11 @@ def rounds(
 ) -> Iterator[tuple[Snapshot, list[Plan]]]:
     """Reconcile round by round like `simulate.run`, yielding each round's snapshot and plans."""
     for _ in range(max_rounds):
-        cluster.run_template_controller()
         snapshot = cluster.snapshot()
         plans = reconcile_all(snapshot)
         yield snapshot, plans
         execute(cluster, catalog, plans)
-        changed = cluster.run_template_controller()
-        if not any(p.actions for p in plans) and not changed:
+        if not any(p.actions for p in plans):
             return
 
 

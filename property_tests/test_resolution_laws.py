@@ -9,7 +9,6 @@ import attrs
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from adapters.memory import MemoryCluster
 from aimcore import resources as r
 from aimcore.images import extract_tag
 from aimcore.reconcile import reconcile
@@ -219,8 +218,8 @@ _CLUSTER_ONLY = (
 def test_simulated_namespace_templates_take_the_version_of_the_d16_model(
     world: tuple[str, str, list[r.Resource]],
 ) -> None:
-    """D16 for namespace templates: the stand-in template controller records the tag of the model
-    that lookup_model resolves (namespace first, then cluster) as status.version."""
+    """D16 for namespace templates: the template reconciler records the tag of the model that
+    lookup_model resolves (namespace first, then cluster) as status.version."""
     name, namespace, objects = world
     template = r.AIMServiceTemplate(
         api_version=r.V1ALPHA1,
@@ -228,11 +227,9 @@ def test_simulated_namespace_templates_take_the_version_of_the_d16_model(
         metadata=r.ObjectMeta(name="t", namespace=namespace),
         spec=r.AIMServiceTemplateSpec(model_name=name),
     )
-    cluster = MemoryCluster([*objects, template], now=NOW, operator_namespace=OPERATOR_NAMESPACE)
-    cluster.run_template_controller()
+    snapshot = Snapshot.build([*objects, template], now=NOW, operator_namespace=OPERATOR_NAMESPACE)
+    plan = reconcile(ObjectKey.of(template), snapshot)
     owner = lookup_model(namespace, name, Snapshot.build(objects))
-    observed = cluster.objects[ObjectKey.of(template)]
-    assert isinstance(observed, r.AIMServiceTemplate)
     expected = (extract_tag(owner.spec.image or "") or None) if owner is not None else None
-    assert observed.status is not None
-    assert observed.status.version == expected
+    assert isinstance(plan.status, r.AIMServiceTemplateStatus)
+    assert plan.status.version == expected

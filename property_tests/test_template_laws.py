@@ -121,7 +121,7 @@ def test_no_job_starts_while_ten_are_active(
         for i in range(active)
     )
     outcome = run(
-        template, owned(template, model), gpus.cluster_inventory({}, None), DiscoveryObservation(jobs=jobs)
+        template, owned(template, model), gpus.cluster_inventory(None, None), DiscoveryObservation(jobs=jobs)
     )
     if outcome.status.status is r.TemplateStatus.FAILED:  # e.g. a model without an image
         assert outcome.job is None

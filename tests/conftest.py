@@ -5,7 +5,6 @@ property suite's conftest, so `pytest tests/` alone runs the example tests' prop
 """
 
 import property_tests.conftest  # noqa: F401
-
 from tests.cluster.fixtures import kube, kube_cluster, namespace  # noqa: F401
 from tests.registry_server import (  # noqa: F401
     basic_registry,

@@ -168,4 +168,4 @@ def test_generated_models_round_trip(name: str, namespace: str, spec: r.AIMModel
     assert codec.load(r.AIMModel, document) == model
     checked = check_document(document)
     # Structurally every generated model is sound; the cross-field rules may still object.
-    assert checked.obj == model or checked.obj is None and checked.problems
+    assert checked.obj == model or (checked.obj is None and checked.problems)

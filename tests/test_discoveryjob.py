@@ -575,28 +575,6 @@ def test_active_discovery_jobs_count_by_the_selector_cluster_wide() -> None:
     )
 
 
-def test_newest_discovery_job_of_a_template() -> None:
-    def mine(
-        name: str, created: str | None, namespace: str = "team-a", template: str = "x"
-    ) -> discoveryjob.JobObservation:
-        return _job(name=name, namespace=namespace, created=created, labels={f"{r.GROUP}/template": template})
-
-    jobs = [
-        mine("old", "2026-01-01T00:00:00Z"),
-        mine("new", "2026-01-01T00:05:00+00:00"),
-        mine("undated", None),
-        mine("elsewhere", "2026-01-02T00:00:00Z", namespace="team-b"),
-        mine("other-template", "2026-01-02T00:00:00Z", template="y"),
-    ]
-    assert discoveryjob.newest_discovery_job(jobs, "team-a", "x") == jobs[1]
-    assert discoveryjob.newest_discovery_job(jobs, "team-c", "x") is None
-    tie = [mine("b", T0), mine("a", T0)]
-    assert discoveryjob.newest_discovery_job(tie, "team-a", "x") == tie[0]
-
-
-# --------------------------------------------------------------------- §2.4 backoff (D26)
-
-
 @pytest.mark.parametrize(
     ("attempts", "seconds"),
     [

@@ -75,7 +75,8 @@ def test_without_a_dry_run_entry_the_result_comes_from_the_spec_and_says_so() ->
     assert profile == {
         "engine_args": {"max-model-len": 8192},
         "env_vars": {"A": "1"},
-        "metadata": {"gpu": "MI325X", "gpu_count": 2, "metric": "throughput", "precision": "fp16"},
+        "metadata": {"gpu": "MI325X", "gpu_count": 2, "metric": "throughput", "precision": "fp16",
+                     "type": "optimized"},
     }
 
 
@@ -93,7 +94,7 @@ def test_a_template_answered_from_its_spec_says_discovery_simulated() -> None:
     common = dict(
         model=model,
         runtime=resolve(None, "team", Snapshot(objects={})),
-        inventory=gpus.cluster_inventory({}, None),
+        inventory=gpus.cluster_inventory(None, None),
         now="2026-03-01T10:00:00Z",
         operator_namespace="aim-system",
     )

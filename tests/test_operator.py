@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from adapters.dependents import Change, dependents
+from adapters.dependents import Change, DependencyIndex, dependents, gpu_dependents
 from adapters.kubeapi import AIM_KINDS, Backoff
 from adapters.operator import (
     JsonLog,
@@ -32,8 +32,9 @@ from adapters.operator import (
     operator_command,
 )
 from adapters.workqueue import WorkQueue
-from aimcore import codec
+from aimcore import codec, gpus
 from aimcore import resources as r
+from aimcore.discoveryjob import template_of
 from aimcore.snapshot import ObjectKey
 from tests.cluster.support import FactsInspector
 from tests.kube_support import RunningFake
@@ -107,9 +108,11 @@ def test_conflicts_and_server_errors_are_retried_to_the_same_result(cluster: Run
                                    "ServiceTemplatesReady").get("reason") == "TemplatesProgressing")
         wait_for(operator.idle)
         assert sorted(n for _, n in cluster.fake.objects("aimservicetemplates")) == QWEN_TEMPLATES
-        assert operator.writes == 5
-        assert cluster.fake.count_writes("aimcore/op") == 5
-        assert cluster.fake.count_attempts("aimcore/op") == 5 + 3  # the three injected failures
+        # The model's status three times, its two templates, and their statuses (NotAvailable:
+        # kmock has no Nodes, so no GPU and no discovery Job).
+        assert operator.writes == 7
+        assert cluster.fake.count_writes("aimcore/op") == 7
+        assert cluster.fake.count_attempts("aimcore/op") == 7 + 3  # the three injected failures
         assert [f.times for f in cluster.fake.faults] == [0, 0]
 
 
@@ -166,7 +169,7 @@ def test_dependents_follow_owners_model_names_aim_ids_configs_and_secrets() -> N
                      "metadata": {"name": "t", "namespace": "team", "ownerReferences": [
                          {"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMModel", "name": "base",
                           "uid": "u1", "controller": True}]},
-                     "spec": {"modelName": "base", "aimId": "qwen/qwen3-32b"}})
+                     "spec": {"modelName": "base", "aimId": "qwen/qwen3-32b", "runtimeConfigName": "gpu"}})
     config = load({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMRuntimeConfig",
                    "metadata": {"name": "gpu", "namespace": "team"}, "spec": {}})
     secret = codec.secret_from_manifest({"metadata": {"name": "pull", "namespace": "team"}})
@@ -176,9 +179,51 @@ def test_dependents_follow_owners_model_names_aim_ids_configs_and_secrets() -> N
         change = Change(ObjectKey.of(obj), None, obj)
         return sorted(str(k) for k in dependents(change, everything, "aim-system"))
 
-    assert keys(template) == ["AIMModel team/base", "AIMModel team/tuned"]
-    assert keys(config) == ["AIMModel team/base"]
+    # A template is reconciled itself (its status), and so are its model and the copies of its aimId.
+    assert keys(template) == ["AIMModel team/base", "AIMModel team/tuned", "AIMServiceTemplate team/t"]
+    assert keys(config) == ["AIMModel team/base", "AIMServiceTemplate team/t"]
     assert keys(secret) == ["AIMModel team/base"]
-    assert keys(base) == ["AIMModel team/base", "AIMModel team/tuned"]
+    # A model's templates read its image and state.
+    assert keys(base) == ["AIMModel team/base", "AIMModel team/tuned", "AIMServiceTemplate team/t"]
     assert keys(cluster_model) == ["AIMClusterModel shared", "AIMModel team/tuned"]
+
+
+def test_a_gpu_inventory_change_reaches_only_the_templates_it_can_move() -> None:
+    def template(name: str, gpu: dict[str, Any] | None, kind: str = "AIMServiceTemplate") -> r.Resource:
+        namespaced = kind == "AIMServiceTemplate"
+        meta: dict[str, Any] = {"name": name} | ({"namespace": "team"} if namespaced else {})
+        spec: dict[str, Any] = {"modelName": "m"} | ({"hardware": {"gpu": gpu}} if gpu is not None else {})
+        return codec.load(r.KINDS[kind], {"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": kind,
+                                          "metadata": meta, "spec": spec})
+
+    index = DependencyIndex.build([
+        template("mi300x", {"requests": 1, "model": "MI300X"}),
+        template("either", {"requests": 1, "models": ["mi325x", "MI355X"]}, "AIMClusterServiceTemplate"),
+        template("any", {"requests": 2}),
+        template("vram", {"minVram": "100Gi"}),
+        template("cpu", None),
+    ])
+    mi300x = {"amd.com/gpu.device-id": "74a1"}
+    before = gpus.gpu_inventory([("a", mi300x)])
+
+    def reached(*nodes: tuple[str, dict[str, str]]) -> list[str]:
+        return sorted(str(k) for k in gpu_dependents(before, gpus.gpu_inventory(nodes), index))
+
+    assert reached(("a", mi300x), ("b", mi300x)) == []  # a second MI300X node changes nothing
+    assert reached(("a", {**mi300x, "team": "x"})) == []  # nor a label the rules do not read
+    assert reached(("a", mi300x), ("b", {"amd.com/gpu.device-id": "74a5"})) == [
+        "AIMClusterServiceTemplate either", "AIMServiceTemplate team/any"
+    ]
+    assert reached() == ["AIMServiceTemplate team/any", "AIMServiceTemplate team/mi300x"]
+    assert reached(("a", {**mi300x, "amd.com/gpu.vram": "100G"})) == [  # VRAM fixed by label now
+        "AIMServiceTemplate team/any", "AIMServiceTemplate team/mi300x"
+    ]
+
+
+def test_discovery_jobs_and_pods_name_their_template_by_label() -> None:
+    assert template_of({"aim.eai.amd.com/service-template.name": "t"}, "team") == (
+        "AIMServiceTemplate", "team", "t")
+    assert template_of({"aim.eai.amd.com/cluster-service-template.name": "c"}, "aim-system") == (
+        "AIMClusterServiceTemplate", "", "c")
+    assert template_of({"job-name": "x"}, "team") is None
 

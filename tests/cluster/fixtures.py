@@ -5,8 +5,11 @@ and starts it on loopback (`control_plane.py`). With `AIMCORE_KUBECONFIG=FILE` t
 against that cluster instead; tests that need to restart the API server or mint users are
 skipped there, and say so.
 
-Either way the session installs `aimcore crds`, waits until every CRD is Established, and
-checks once that the garbage collector collects AIM objects before any test relies on it.
+Either way the session installs `aimcore crds`, waits until every CRD is Established, creates
+the Node objects of `GPU_NODES` (an MI300X, an MI325X and a CPU-only node, labelled as the AMD GPU
+operator labels them; no kubelet is behind them, and on an AIMCORE_KUBECONFIG cluster they are
+deleted at the end), and checks once that the garbage collector collects AIM objects before any
+test relies on it.
 """
 
 from __future__ import annotations
@@ -111,6 +114,34 @@ def check_garbage_collection(api: KubeApi, namespace: str) -> None:
     wait_for(collected, 120, "the garbage collector to collect an AIMServiceTemplate")
 
 
+NODES = KindInfo("Node", "", "v1", "nodes", False)
+#: The session's Nodes, labelled as the AMD GPU operator labels real ones (no kubelet behind them):
+#: one MI300X node, one MI325X node and a CPU-only node. Tests that change Nodes make their own.
+GPU_NODES = {
+    "aimcore-test-mi300x": {"amd.com/gpu.device-id": "74a1", "amd.com/gpu.vram": "192G",
+                            "kubernetes.io/hostname": "aimcore-test-mi300x"},
+    "aimcore-test-mi325x": {"amd.com/gpu.device-id": "74a5", "amd.com/gpu.family": "AI",
+                            "kubernetes.io/hostname": "aimcore-test-mi325x"},
+    "aimcore-test-cpu": {"kubernetes.io/hostname": "aimcore-test-cpu"},
+}
+
+
+def install_nodes(api: KubeApi) -> None:
+    for name, labels in GPU_NODES.items():
+        try:
+            node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}}
+            api.create(NODES, node)
+        except ApiError as err:
+            if err.status != 409:
+                raise
+
+
+def delete_nodes(api: KubeApi) -> None:
+    for name in GPU_NODES:
+        with contextlib.suppress(ApiError):
+            api.delete(NODES, None, name, None)
+
+
 def delete_namespace(api: KubeApi, name: str) -> None:
     with contextlib.suppress(ApiError):
         api.delete(NAMESPACES, None, name, None)
@@ -169,12 +200,18 @@ def kube_cluster(
         if external:
             refuse_a_cluster_in_use(api)
         install_crds(api)
+        install_nodes(api)
+        with contextlib.suppress(ApiError):  # where the operator runs cluster templates' discovery Jobs
+            api.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                    "metadata": {"name": "aim-system"}})
         if plane is not None:
             plane.start_controllers()
         probe = cluster.namespace("gc-probe")
         check_garbage_collection(api, probe)
         delete_namespace(api, probe)
         yield cluster
+        if external:
+            delete_nodes(api)
     finally:
         if plane is not None:
             plane.stop()

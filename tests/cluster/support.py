@@ -1,9 +1,10 @@
 """Helpers of the real-cluster tests: running the operator, playing absent controllers, comparing state.
 
-No kubelet, KServe or template controller runs beside the control plane. Until aimcore
-reconciles templates itself (its own issue), `TemplateController` plays that part at one
-seam: it writes each template the status `adapters/memory.template_status` gives, exactly
-as `aimcore simulate` does, through the real status subresource.
+No kubelet, Job controller or KServe runs beside the control plane, so no discovery Job would
+ever run. `JobRunner` plays them for discovery Jobs only: it makes each Job's Pod and writes both
+finished through the real status subresources, and supplies what the Pod printed at the
+operator's log-reading seam (`Operator(read_log=...)`), answering as `aimcore simulate` answers.
+The templates themselves are reconciled by aimcore's operator, as in production.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -24,15 +26,28 @@ from typing import Any
 
 from adapters.cli import main as cli_main
 from adapters.imagefacts import load_image_facts
-from adapters.kubeapi import AIM_KINDS, SECRETS, ApiError, Backoff, KindInfo, KubeApi, WatchStream
-from adapters.memory import template_status
+from adapters.jobrunner import discovery_log
+from adapters.kubeapi import (
+    AIM_KINDS,
+    DISCOVERY_JOBS,
+    JOBS,
+    PODS,
+    SECRETS,
+    ApiError,
+    Backoff,
+    KindInfo,
+    KubeApi,
+    WatchStream,
+)
 from adapters.operator import JsonLog, Operator, Settings, add_operator_arguments, operator_command
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.crds import crds
+from aimcore.discoveryjob import JobObservation, template_of
 from aimcore.facts import InspectResult
+from aimcore.images import normalize_image
 from aimcore.snapshot import InspectKey
-from tests.cluster.fixtures import NAMESPACES, KubeCluster, wait_for
+from tests.cluster.fixtures import GPU_NODES, NAMESPACES, KubeCluster, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = Backoff(base=0.01, cap=0.2, attempts=6)
@@ -58,6 +73,8 @@ CLUSTER_MODELS = AIM_KINDS["AIMClusterModel"]
 TEMPLATES = AIM_KINDS["AIMServiceTemplate"]
 CLUSTER_TEMPLATES = AIM_KINDS["AIMClusterServiceTemplate"]
 AIM_RESOURCES = frozenset(info.plural for info in AIM_KINDS.values())
+#: What the operator writes besides its Lease: AIM objects and discovery Jobs.
+OPERATOR_RESOURCES = AIM_RESOURCES | {"jobs"}
 
 
 class FactsInspector:
@@ -78,14 +95,15 @@ class FactsInspector:
 @contextlib.contextmanager
 def running_operator(
     kube: KubeCluster, inspector: Any, identity: str = "op", logs: io.StringIO | None = None,
-    **settings: Any,
+    read_log: Callable[[JobObservation, str], str] | None = None, **settings: Any,
 ) -> Iterator[Operator]:
-    """The operator's watch loop in a thread of this process, against the real API server."""
+    """The operator's watch loop in a thread of this process, against the real API server.
+    `read_log` is the discovery-log seam (a JobRunner's, where no kubelet keeps logs)."""
     options: dict[str, Any] = {"leader_election": False, "backoff": FAST, "retry_base": 0.05}
     options.update(settings)
     sink = logs if logs is not None else io.StringIO()
     operator = Operator(kube.api(f"aimcore/{identity}"), inspector, Settings(identity=identity, **options),
-                        JsonLog(sink, "debug"))
+                        JsonLog(sink, "debug"), read_log=read_log)
     stop = threading.Event()
     thread = threading.Thread(target=operator.run, args=(stop,), name=f"operator-{identity}")
     thread.start()
@@ -168,65 +186,118 @@ class GatedApi(KubeApi):
         return super().watch(*args, **kwargs)
 
 
-class TemplateController:
-    """Plays the template controller (see the module docstring): one pass per `step`."""
+class JobRunner:
+    """Plays the Job controller and the kubelet for discovery Jobs (see the module docstring).
 
-    def __init__(self, api: KubeApi, gpus: frozenset[str] | None = None, now: str = "2026-01-01T00:00:00Z"):
+    For each unfinished discovery Job it creates the Pod the Job controller would (labels, owner,
+    the pod template's spec), writes the Pod Succeeded and the Job Complete through their status
+    subresources, and keeps what the Pod printed for the operator's log seam (`read_log`): the
+    answer `aimcore simulate` gives (`adapters.jobrunner`, from the image facts' dryRun entries).
+    A Job answered from the template's own spec gets the simulated label, as in simulate.
+    """
+
+    def __init__(self, api: KubeApi, facts: str | None = CATALOG_FACTS, *, hold: bool = False) -> None:
         self.api = api
-        self.gpus = gpus
-        self.now = now
+        self.dry_runs = load_image_facts(str(ROOT / facts))[0].dry_runs if facts else {}
+        self.logs: dict[tuple[str, str], str] = {}
+        self.reads: list[tuple[str, str, str]] = []
+        #: While set, Jobs are left running (no Pod, no completion): a test can look at them first.
+        self.hold = hold
+        self._lock = threading.Lock()
 
-    def step(self, namespaces: Iterable[str] | None = None) -> int:
-        changed = 0
-        wanted = set(namespaces) if namespaces is not None else None
-        for kind in ("AIMServiceTemplate", "AIMClusterServiceTemplate"):
-            info = AIM_KINDS[kind]
-            for doc in self.api.list(info)[0]:
-                namespace = doc["metadata"].get("namespace")
-                if wanted is not None and namespace and namespace not in wanted:
-                    continue
-                template = codec.load(r.KINDS[kind], {**doc, "kind": kind})
-                assert isinstance(template, r.AIMServiceTemplate | r.AIMClusterServiceTemplate)
-                status = template_status(template, self.gpus, self.now, self._owner_image(template))
-                if status == template.status:
-                    continue
-                meta = {k: v for k, v in doc["metadata"].items() if k in ("name", "namespace")}
-                body = {"apiVersion": doc["apiVersion"], "kind": kind, "metadata": meta,
-                        "status": codec.dump(status)}
-                with contextlib.suppress(ApiError):  # deleted meanwhile: nothing to report on
-                    self.api.apply(info, body, status=True)
-                    changed += 1
-        return changed
+    def read_log(self, job: JobObservation, pod: str) -> str:
+        """The operator's log seam: what the Pod printed (404 for a Pod this runner never ran)."""
+        namespace = job.namespace
+        with self._lock:
+            self.reads.append((namespace, job.name, pod))
+            text = self.logs.get((namespace, pod))
+        if text is None:
+            raise ApiError(404, "NotFound", f'pods "{pod}" not found')
+        return text
 
-    def _owner_image(self, template: r.Template) -> str | None:
-        """The model's image: the namespace model, else the cluster model (D16)."""
-        name = template.spec.model_name
-        candidates: list[tuple[KindInfo, str | None]] = [(AIM_KINDS["AIMClusterModel"], None)]
-        if isinstance(template, r.AIMServiceTemplate):
-            candidates.insert(0, (AIM_KINDS["AIMModel"], template.metadata.namespace))
-        for info, namespace in candidates:
-            try:
-                doc = self.api.get(info, namespace, name)
-            except ApiError:
+    def step(self) -> int:
+        """Run every unfinished discovery Job to completion; how many were run."""
+        if self.hold:
+            return 0
+        ran = 0
+        for job in self.api.list(DISCOVERY_JOBS)[0]:
+            conditions = (job.get("status") or {}).get("conditions") or ()
+            if any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions):
                 continue
-            return str((doc.get("spec") or {}).get("image") or "") or None
-        return None
+            with contextlib.suppress(ApiError):  # its template went meanwhile: the Job goes too
+                self._run(job)
+                ran += 1
+        return ran
 
-    def run(self, stop: threading.Event, interval: float = 0.2) -> None:
+    def _template(self, job: Mapping[str, Any]) -> r.Template:
+        meta = job["metadata"]
+        found = template_of(meta.get("labels") or {}, meta["namespace"])
+        assert found is not None, f"not a discovery Job: {meta['name']}"
+        kind, namespace, name = found
+        doc = self.api.get(AIM_KINDS[kind], namespace or None, name)
+        template = codec.load(r.KINDS[kind], {**doc, "kind": kind})
+        assert isinstance(template, r.AIMServiceTemplate | r.AIMClusterServiceTemplate)
+        return template
+
+    def _run(self, job: dict[str, Any]) -> None:
+        meta = job["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        pod_template = job["spec"]["template"]
+        image = pod_template["spec"]["containers"][0]["image"]
+        log = discovery_log(self._template(job), self.dry_runs.get(normalize_image(image)))
+        if log.from_spec:
+            labels = {**meta.get("labels", {}), **log.labels()}
+            self.api.replace(JOBS, {**job, "metadata": {**meta, "labels": labels}})
+        pod_name = f"{name}-run"
+        owner = {"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": meta["uid"],
+                 "controller": True, "blockOwnerDeletion": True}
+        pod_labels = {**(pod_template["metadata"].get("labels") or {}), "job-name": name,
+                      "batch.kubernetes.io/job-name": name}
+        with contextlib.suppress(ApiError):  # already made by an earlier step
+            self.api.create(PODS, {"apiVersion": "v1", "kind": "Pod", "metadata": {
+                "name": pod_name, "namespace": namespace, "labels": pod_labels, "ownerReferences": [owner],
+            }, "spec": pod_template["spec"]})
+        with self._lock:
+            self.logs[(namespace, pod_name)] = log.text
+        at = "2026-03-01T09:59:30Z"
+        terminated = {"exitCode": 0, "reason": "Completed", "startedAt": "2026-03-01T09:59:05Z",
+                      "finishedAt": at}
+        self._status(PODS, namespace, pod_name, {"phase": "Succeeded", "containerStatuses": [{
+            "name": "discovery", "image": image, "imageID": "", "ready": False, "restartCount": 0,
+            "state": {"terminated": terminated}}]})
+        reached = {"status": "True", "reason": "CompletionsReached",
+                   "message": "Reached expected number of succeeded pods",
+                   "lastTransitionTime": at, "lastProbeTime": at}
+        self._status(JOBS, namespace, name, {
+            "startTime": "2026-03-01T09:59:00Z", "completionTime": at, "succeeded": 1,
+            "conditions": [{"type": "SuccessCriteriaMet", **reached}, {"type": "Complete", **reached}],
+        })
+
+    def _status(self, info: KindInfo, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        body = {"status": status}
+        self.api._call("PATCH", info.path(namespace, name, "status"), query=[("fieldManager", "job-runner")],
+                       body=body, content_type="application/merge-patch+json")
+
+    def run(self, stop: threading.Event, interval: float = 0.1) -> None:
         while not stop.wait(interval):
             with contextlib.suppress(ApiError):
                 self.step()
 
 
 @contextlib.contextmanager
-def template_controller(api: KubeApi, **options: Any) -> Iterator[TemplateController]:
-    """The template controller's part, played in a background thread."""
-    controller = TemplateController(api, **options)
+def job_runner(api: KubeApi, **options: Any) -> Iterator[JobRunner]:
+    """The Job runner's part, played in a background thread."""
+    with running_job_runner(JobRunner(api, **options)) as runner:
+        yield runner
+
+
+@contextlib.contextmanager
+def running_job_runner(runner: JobRunner) -> Iterator[JobRunner]:
     stop = threading.Event()
-    thread = threading.Thread(target=controller.run, args=(stop,), daemon=True)
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        yield controller
+        yield runner
     finally:
         stop.set()
         thread.join(10)
@@ -236,10 +307,18 @@ def template_controller(api: KubeApi, **options: Any) -> Iterator[TemplateContro
 
 
 def simulate(paths: Iterable[str], images: str, *extra: str) -> dict[str, Any]:
-    """`aimcore simulate -o json` over fixtures; its exit code must be 0."""
+    """`aimcore simulate -o json` over fixtures, with the session's Nodes (as `kubectl get nodes
+    -o yaml` would print them) so that GPU availability is the cluster's; exit code 0."""
     out, err = io.StringIO(), io.StringIO()
-    argv = ["simulate", *(str(ROOT / p) for p in paths), "--images", str(ROOT / images), "-o", "json", *extra]
-    code = cli_main(argv, out, err)
+    nodes = {"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}}
+        for name, labels in GPU_NODES.items()]}
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as listing:
+        json.dump(nodes, listing)
+        listing.flush()
+        argv = ["simulate", *(str(ROOT / p) for p in paths), listing.name, "--images", str(ROOT / images),
+                "-o", "json", *extra]
+        code = cli_main(argv, out, err)
     assert code == 0, err.getvalue()
     result: dict[str, Any] = json.loads(out.getvalue())
     return result
@@ -357,7 +436,7 @@ def _default(schema: Mapping[str, Any], value: Any) -> None:
 
 
 def audit_writes(
-    kube: KubeCluster, agent_prefix: str, resources: Iterable[str] | None = AIM_RESOURCES,
+    kube: KubeCluster, agent_prefix: str, resources: Iterable[str] | None = OPERATOR_RESOURCES,
     namespaces: Iterable[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The write requests the API server recorded for clients whose user agent starts so

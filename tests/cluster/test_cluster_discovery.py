@@ -1,6 +1,6 @@
-"""The template reconciler's adapter pieces on a real API server (issue 13, before the operator
-runs them): Nodes read as metadata, the discovery Job applied exactly as planned, its status read
-back, the template's new status fields accepted by the CRDs, and the log seam.
+"""The template reconciler's adapter pieces on a real API server, one by one: Nodes read as
+metadata, the discovery Job applied exactly as planned, its status read back, the template's new
+status fields accepted by the CRDs, and the log seam.
 
 No kubelet runs, so no Pod ever starts. The test plays the Job runner: it writes the Job's
 finished status itself and supplies the Pod's log at the one seam where the operator would
@@ -52,7 +52,7 @@ def gpu_node(kube: KubeCluster, namespace: str) -> Iterator[str]:
 
 
 def reconcile(key: ObjectKey, snapshot: Snapshot) -> Plan:
-    """The template reconciler, called directly: the operator does not run it yet."""
+    """The template reconciler, called directly on the adapters' observations (no operator loop)."""
     template = snapshot.objects[key]
     assert isinstance(template, r.AIMServiceTemplate)
     return plan_template(template, snapshot)
@@ -60,9 +60,10 @@ def reconcile(key: ObjectKey, snapshot: Snapshot) -> Plan:
 
 def _store(api: KubeApi, namespace: str) -> Store:
     store = Store()
-    for info, scope in ((MODELS, namespace), (TEMPLATES, namespace), (NODES, None), (JOBS, namespace),
-                        (PODS, namespace)):
+    for info, scope in ((MODELS, namespace), (TEMPLATES, namespace)):
         store.replace_kind(info, *api.list(info, scope), scope)
+    for info, scope in ((NODES, None), (JOBS, namespace), (PODS, namespace)):
+        store.replace_observed(info, api.list(info, scope)[0], scope)
     return store
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from adapters.kubeapi import AIM_KINDS, KubeApi
+from adapters.kubeapi import AIM_KINDS, JOBS, KubeApi
 from adapters.kubeexec import Executor
 from adapters.kubestore import Store
 from adapters.operator import JsonLog, Operator, Settings
@@ -36,21 +36,22 @@ from tests.cluster.support import (
     TEMPLATES,
     FactsInspector,
     GatedApi,
-    TemplateController,
+    JobRunner,
     aim_state,
     audit_writes,
     comparable,
     create_all,
     differences,
     ensure_namespaces,
+    job_runner,
     key_of,
     log_events,
     once,
     operator_process,
+    running_job_runner,
     running_operator,
     settle,
     simulate,
-    template_controller,
     with_defaults,
     write_summary,
 )
@@ -132,14 +133,14 @@ def test_once_takes_the_bundled_catalog_to_the_state_simulate_prints(
     docs = manifests(README_CATALOG)
     catalog_namespaces.extend(namespaces_of(docs))
     create_all(api, docs)
-    controller = TemplateController(kube.api("template-controller"))
+    runner = JobRunner(kube.api("job-runner"))
     for _ in range(8):
         assert once(kube, "--images", str(ROOT / CATALOG_FACTS), "--no-leader-election",
                     "--identity", "once") == 0
-        if controller.step() == 0:
+        if runner.step() == 0:  # the discovery Jobs of this pass run, and the next pass reads them
             break
     else:
-        raise AssertionError("templates kept changing")
+        raise AssertionError("discovery Jobs kept coming")
     observed = _observed(api, catalog_namespaces)
     assert sorted(observed) == sorted(expected)
     assert {k: differences(expected[k], observed[k]) for k in expected} == {k: [] for k in expected}
@@ -161,7 +162,7 @@ def test_the_watching_operator_takes_the_bundled_catalog_to_the_same_state(
     log = tmp_path / "operator.log"
     with operator_process(kube.kubeconfig, "--images", str(ROOT / CATALOG_FACTS), "--no-leader-election",
                           "--identity", "watcher", log=log), \
-            template_controller(kube.api("template-controller")):
+            job_runner(kube.api("job-runner")):
         create_all(api, docs)
         try:
             wait_for(lambda: _observed(api, catalog_namespaces) == expected, 120,
@@ -207,7 +208,8 @@ def test_other_managers_fields_survive_and_owned_fields_are_put_back(
         settle(operator)
         doc = api.get(TEMPLATES, namespace, name)
         assert doc["metadata"]["labels"]["cost-center"] == "ml-42"  # survives aimcore's applies
-        managers = {m["manager"]: m for m in doc["metadata"]["managedFields"]}
+        # aimcore manages the object and, as a second entry, its status subresource.
+        managers = {m["manager"]: m for m in doc["metadata"]["managedFields"] if not m.get("subresource")}
         assert "f:metric" in str(managers["aimcore"]["fieldsV1"])
         assert "f:cost-center" in str(managers["team-tools"]["fieldsV1"])
         assert "f:cost-center" not in str(managers["aimcore"]["fieldsV1"])
@@ -228,11 +230,14 @@ def _apply_as(api: KubeApi, manager: str, partial: dict[str, Any]) -> None:
 
 
 def test_writes_counted_by_the_api_server(kube: KubeCluster, namespace: str) -> None:
-    """One model: status, two templates, status, status; then the templates' readiness; then none."""
+    """One model: its status, templates, their discovery Jobs and statuses; once the Jobs have run,
+    the templates' and the model's readiness; then nothing."""
     api = kube.api("user")
     created = api.create(MODELS, model("qwen", namespace))
     inspector = FactsInspector(CATALOG_FACTS)
-    with running_operator(kube, inspector, identity="counted", namespace=namespace) as operator:
+    runner = JobRunner(kube.api("job-runner"), hold=True)
+    with running_operator(kube, inspector, identity="counted", namespace=namespace,
+                          read_log=runner.read_log) as operator:
         wait_for(lambda: len(templates_of(api, namespace, "qwen")) == 2)
         settle(operator)
         for template in templates_of(api, namespace, "qwen"):
@@ -240,27 +245,44 @@ def test_writes_counted_by_the_api_server(kube: KubeCluster, namespace: str) -> 
                 "apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMModel", "name": "qwen",
                 "uid": created["metadata"]["uid"], "controller": True}]
             assert template["metadata"]["labels"]["aim.eai.amd.com/origin"] == "auto-generated"
+            assert template["status"]["status"] == "Progressing"  # its discovery Job has not run
         status = api.get(MODELS, namespace, "qwen")["status"]
         assert status["status"] == "Progressing"
         assert status["imageMetadata"]["model"]["canonicalName"] == "Qwen/Qwen3-32B"
         rows = write_summary(audit_writes(kube, "aimcore/counted"))
+        jobs = sorted(job["metadata"]["name"] for job in api.list(JOBS, namespace)[0])
+        assert len(jobs) == 2
+        # The model's status twice and its two templates; each template's discovery Job and its
+        # status twice (Pending as the Job is applied, Progressing once it is seen running).
         assert sorted(rows) == sorted([
+            ("patch", "aimmodels/status", namespace, "qwen", 200),
             ("patch", "aimmodels/status", namespace, "qwen", 200),
             ("patch", "aimservicetemplates", namespace, QWEN_TEMPLATES[0], 201),
             ("patch", "aimservicetemplates", namespace, QWEN_TEMPLATES[1], 201),
-            ("patch", "aimmodels/status", namespace, "qwen", 200),
-            ("patch", "aimmodels/status", namespace, "qwen", 200),
+            ("patch", "jobs", namespace, jobs[0], 201),
+            ("patch", "jobs", namespace, jobs[1], 201),
+            *[("patch", "aimservicetemplates/status", namespace, name, 200) for name in QWEN_TEMPLATES * 2],
         ])
         assert inspector.asked == ["docker.io/" + QWEN]
 
-        assert TemplateController(kube.api("template-controller")).step([namespace]) == 2
+        runner.hold = False
+        assert runner.step() == 2
         wait_for(lambda: model_status(api, namespace, "qwen") == "Ready")
         settle(operator)
-        assert len(audit_writes(kube, "aimcore/counted")) == 6
+        assert sorted(read[2] for read in runner.reads) == [f"{job}-run" for job in jobs]  # once each
+        # Only statuses: the templates' as their Jobs' Pods and Jobs move (how many steps the
+        # watches show depends on timing) and then Ready with a profile, and the model's Ready.
+        later = write_summary(audit_writes(kube, "aimcore/counted"))[len(rows):]
+        assert set(later) == {
+            *[("patch", "aimservicetemplates/status", namespace, name, 200) for name in QWEN_TEMPLATES],
+            ("patch", "aimmodels/status", namespace, "qwen", 200),
+        }
+        assert later[-1] == ("patch", "aimmodels/status", namespace, "qwen", 200)
+        writes = len(audit_writes(kube, "aimcore/counted"))
         for key in operator.store.all_keys():
             operator.queue.add(key)
         settle(operator)
-        assert len(audit_writes(kube, "aimcore/counted")) == 6  # a second pass writes nothing
+        assert len(audit_writes(kube, "aimcore/counted")) == writes  # a second pass writes nothing
         assert inspector.asked == ["docker.io/" + QWEN]
 
 
@@ -331,9 +353,9 @@ def test_the_operator_recovers_from_a_restarted_api_server(
     api = kube.api("user")
     docs = [model("before", namespace)]
     create_all(api, docs)
-    with running_operator(kube, FactsInspector(CATALOG_FACTS), identity="restarts",
-                          namespace=namespace) as operator, \
-            template_controller(kube.api("template-controller")):
+    with job_runner(kube.api("job-runner")) as runner, \
+            running_operator(kube, FactsInspector(CATALOG_FACTS), identity="restarts",
+                             namespace=namespace, read_log=runner.read_log) as operator:
         wait_for(lambda: model_status(api, namespace, "before") == "Ready", 60)
         settle(operator)
         plane.restart_apiserver(down_for=2.0)
@@ -361,12 +383,14 @@ def test_an_expired_resource_version_is_relisted_with_nothing_lost(
     gated = GatedApi(kube.api("aimcore/gated"))
     settings = Settings(identity="gated", namespace=namespace, leader_election=False, watch_timeout=1,
                         retry_base=0.05)
-    operator = Operator(gated, FactsInspector(CATALOG_FACTS), settings, JsonLog(logs, "debug"))
+    runner = JobRunner(kube.api("job-runner"))
+    operator = Operator(gated, FactsInspector(CATALOG_FACTS), settings, JsonLog(logs, "debug"),
+                        read_log=runner.read_log)
     stop = threading.Event()
     thread = threading.Thread(target=operator.run, args=(stop,))
     thread.start()
     try:
-        with template_controller(kube.api("template-controller")):
+        with running_job_runner(runner):
             wait_for(lambda: model_status(api, namespace, "first") == "Ready", 60)
             settle(operator)
             gated.gate.clear()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from adapters.kubeapi import AIM_KINDS, SECRETS
+from adapters.kubeapi import AIM_KINDS, JOBS, SECRETS
 from adapters.kubeexec import Executor, NotLeader
 from adapters.kubestore import Store
 from adapters.leader import LeaderElector
@@ -39,16 +39,16 @@ from tests.cluster.support import (
     ROOT,
     TEMPLATES,
     FactsInspector,
-    TemplateController,
+    JobRunner,
     audit_writes,
     ensure_namespaces,
+    job_runner,
     log_events,
     once,
     operator_process,
     refused_writes,
     running_operator,
     settle,
-    template_controller,
     write_summary,
 )
 from tests.registry_server import BASIC_PASSWORD, BASIC_USER, RegistryProcess, push_image
@@ -86,8 +86,9 @@ def test_fine_tuned_copies_follow_their_source_and_a_stale_copy_is_deleted_by_ui
                  "modelSources": [{"modelId": "qwen/qwen3-32b-fp8", "sourceUri": "s3://my-bucket/weights/"}]}})
     copy = "ft-qwen-any-ft-0-11-0-fp8-mi300x-8ec6419e"
     inspector = FactsInspector("fixtures/finetune.imagefacts")
-    with running_operator(kube, inspector, identity="tuner", namespace=namespace) as operator, \
-            template_controller(kube.api("template-controller")):
+    with job_runner(kube.api("job-runner"), facts="fixtures/finetune.imagefacts") as runner, \
+            running_operator(kube, inspector, identity="tuner", namespace=namespace,
+                             read_log=runner.read_log) as operator:
         wait_for(lambda: len(api.list(CLUSTER_TEMPLATES)[0]) == 2, 60)
         wait_for(lambda: names(api.list(TEMPLATES, namespace)[0]) == [copy], 60)
         wait_for(lambda: (api.get(MODELS, namespace, "ft-qwen-any").get("status") or {}).get("status")
@@ -167,7 +168,13 @@ def test_two_operators_one_lease_only_the_leader_writes_and_a_stopped_leader_han
         settle(leader)
         assert not follower.may_write()
         assert audit_writes(kube, follower_agent) == []
-        assert len(audit_writes(kube, leader_agent)) == 5
+        jobs = sorted(job["metadata"]["name"] for job in api.list(JOBS, namespace)[0])
+        assert sorted(write_summary(audit_writes(kube, leader_agent))) == sorted([
+            *[("patch", "aimmodels/status", namespace, "qwen", 200)] * 2,
+            *[("patch", "aimservicetemplates", namespace, name, 201) for name in QWEN_TEMPLATES],
+            *[("patch", "jobs", namespace, name, 201) for name in jobs],
+            *[("patch", "aimservicetemplates/status", namespace, name, 200) for name in QWEN_TEMPLATES * 2],
+        ])
         held = api.get(LEASES, "aim-system", lease["lease_name"])["spec"]
         assert held["holderIdentity"] == leader.settings.identity
 
@@ -177,7 +184,13 @@ def test_two_operators_one_lease_only_the_leader_writes_and_a_stopped_leader_han
         wait_for(lambda: condition(api.get(MODELS, namespace, "second"), "ServiceTemplatesReady")
                  .get("reason") == "TemplatesProgressing", 60)
         settle(follower)
-        assert len(audit_writes(kube, leader_agent)) == 5
+        jobs = sorted(job["metadata"]["name"] for job in api.list(JOBS, namespace)[0])
+        assert sorted(write_summary(audit_writes(kube, leader_agent))) == sorted([
+            *[("patch", "aimmodels/status", namespace, "qwen", 200)] * 2,
+            *[("patch", "aimservicetemplates", namespace, name, 201) for name in QWEN_TEMPLATES],
+            *[("patch", "jobs", namespace, name, 201) for name in jobs],
+            *[("patch", "aimservicetemplates/status", namespace, name, 200) for name in QWEN_TEMPLATES * 2],
+        ])
         second = {t["metadata"]["name"] for t in api.list(TEMPLATES, namespace)[0]
                   if t["spec"]["modelName"] == "second"}
         # the second model and its templates only: the first is steady
@@ -238,14 +251,17 @@ def test_once_converges_exits_0_and_a_second_run_writes_nothing_but_the_lease(
     assert once(kube, *argv) == 0
     assert names(api.list(TEMPLATES, namespace)[0]) == QWEN_TEMPLATES
     rows = write_summary(audit_writes(kube, f"aimcore/{identity}", None))
-    # status, two templates, status, status; and the lease: created, then handed back
+    jobs = sorted(job["metadata"]["name"] for job in api.list(JOBS, namespace)[0])
+    # The model's status at each of four rounds, its two templates, their discovery Jobs and their
+    # statuses (Pending, then Progressing once the Job is listed; no kubelet runs it); and the
+    # lease: created, then handed back.
     assert sorted(rows) == sorted([
         ("create", "leases", "aim-system", f"lease-{namespace}", 201),
-        ("patch", "aimmodels/status", namespace, "qwen", 200),
+        *[("patch", "aimmodels/status", namespace, "qwen", 200)] * 4,
         ("patch", "aimservicetemplates", namespace, QWEN_TEMPLATES[0], 201),
         ("patch", "aimservicetemplates", namespace, QWEN_TEMPLATES[1], 201),
-        ("patch", "aimmodels/status", namespace, "qwen", 200),
-        ("patch", "aimmodels/status", namespace, "qwen", 200),
+        *[("patch", "jobs", namespace, name, 201) for name in jobs],
+        *[("patch", "aimservicetemplates/status", namespace, name, 200) for name in QWEN_TEMPLATES * 2],
         ("update", "leases", "aim-system", f"lease-{namespace}", 200),
     ])
     assert once(kube, *argv) == 0
@@ -397,13 +413,21 @@ def test_periodic_resync_reconciles_everything_and_a_steady_cluster_stays_unwrit
         assert len(audit_writes(kube, "aimcore/resync")) == writes
 
 
-def test_the_template_controller_stand_in_makes_models_ready(kube: KubeCluster, namespace: str) -> None:
-    """The seam the real-cluster tests play until aimcore reconciles templates itself."""
+def test_once_runs_discovery_and_reads_its_output_from_the_facts_file(
+    kube: KubeCluster, namespace: str
+) -> None:
+    """`--once --images`: a pass applies the discovery Jobs, the Jobs run (played here: no kubelet),
+    the next pass reads their output from the facts file's dryRun entries, as simulate does."""
     api = kube.api("user")
     api.create(MODELS, model("qwen", namespace))
     assert once(kube, "--namespace", namespace, "--no-leader-election", "--images",
                 str(ROOT / CATALOG_FACTS)) == 0
-    assert TemplateController(kube.api("template-controller")).step([namespace]) == 2
+    jobs = sorted(job["metadata"]["name"] for job in api.list(JOBS, namespace)[0])
+    assert len(jobs) == 2 and all(name.startswith("discover-") for name in jobs)
+    assert JobRunner(kube.api("job-runner")).step() == 2
     assert once(kube, "--namespace", namespace, "--no-leader-election", "--images",
                 str(ROOT / CATALOG_FACTS)) == 0
     assert api.get(MODELS, namespace, "qwen")["status"]["status"] == "Ready"
+    for template in api.list(TEMPLATES, namespace)[0]:
+        discovered = next(c for c in template["status"]["conditions"] if c["type"] == "Discovered")
+        assert (template["status"]["status"], discovered["reason"]) == ("Ready", "DiscoveryComplete")
