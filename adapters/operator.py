@@ -36,10 +36,12 @@ from aimcore import resources as r
 from aimcore.discoveryjob import CONTAINER_NAME, JobObservation, template_of
 from aimcore.facts import FailureKind, InspectFailure, InspectResult
 from aimcore.images import InvalidImageReference, normalize_image
-from aimcore.reconcile import RECONCILED_KINDS, reconcile, reconcile_all
+from aimcore.plan import ApplyJob, Plan
+from aimcore.reconcile import RECONCILED_KINDS, reconcile
 from aimcore.snapshot import DEFAULT_OPERATOR_NAMESPACE, InspectKey, ObjectKey
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+TEMPLATE_KINDS = ("AIMServiceTemplate", "AIMClusterServiceTemplate")
 #: What a finished discovery Job's Pod printed, given the Job and the Pod's name.
 LogReader = Callable[[JobObservation, str], str]
 
@@ -462,9 +464,18 @@ class Operator:
             now = self.now()
             snapshot = self.store.snapshot(dict(self.facts), now=now,
                                            operator_namespace=self.settings.operator_namespace)
-            plans = reconcile_all(snapshot)
+            plans: list[Plan] = []
             wanted: set[InspectKey] = set()
-            for plan in plans:
+            jobs_applied = False
+            for key in sorted(k for k in snapshot.objects if k.kind in RECONCILED_KINDS):
+                if jobs_applied and key.kind in TEMPLATE_KINDS:
+                    # The Jobs applied so far count against the limit of active discovery Jobs.
+                    snapshot = self.store.snapshot(dict(self.facts), now=now,
+                                                   operator_namespace=self.settings.operator_namespace)
+                    jobs_applied = False
+                plan = reconcile(key, snapshot)
+                plans.append(plan)
+                jobs_applied = jobs_applied or any(isinstance(a, ApplyJob) for a in plan.actions)
                 try:
                     outcome = self.executor.execute(plan, now)
                 except (ApiError, NotLeader) as err:

@@ -805,3 +805,19 @@ class DiscoveryObservation:
     jobs: tuple[JobObservation, ...] = ()
     pods: Mapping[tuple[str, str], tuple[PodObservation, ...]] = attrs.field(factory=dict)
     logs: Mapping[tuple[str, str, str], str] = attrs.field(factory=dict)
+    #: Jobs by (namespace, name) and how many are active, computed once: every template of a
+    #: snapshot asks, and a scan per template would make a round quadratic in the catalog.
+    _by_name: Mapping[tuple[str, str], JobObservation] = attrs.field(init=False, eq=False, repr=False)
+    _active: int = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {(job.namespace, job.name): job for job in self.jobs})
+        object.__setattr__(self, "_active", active_discovery_jobs(self.jobs))
+
+    def job(self, namespace: str, name: str) -> JobObservation | None:
+        return self._by_name.get((namespace, name))
+
+    @property
+    def active(self) -> int:
+        """Discovery Jobs cluster-wide that are neither Complete nor Failed (§2.1)."""
+        return self._active

@@ -227,7 +227,7 @@ def _discover(
         ))
     # The Job named for these inputs, not merely the newest of the template's (the reference's
     # choice): after a spec goes A -> B -> A, A's Job is found again, not planned again for ever.
-    job = next((j for j in seen.jobs if j.namespace == namespace and j.name == name), None)
+    job = seen.job(namespace, name)
     if job is None:
         def build() -> Mapping[str, Any]:
             return discoveryjob.discovery_job(
@@ -288,7 +288,7 @@ def _no_job(
         return _Discovery((not_created,),
                           _awaiting(discoveryjob.retry_message(attempts, wait)),
                           state=prior, job_ref=job_ref, requeue_after=wait)
-    if discoveryjob.active_discovery_jobs(seen.jobs) >= discoveryjob.ACTIVE_JOB_LIMIT:
+    if seen.active >= discoveryjob.ACTIVE_JOB_LIMIT:
         return _Discovery((not_created,), _awaiting(), state=prior, job_ref=job_ref,
                           requeue_after=BUSY_REQUEUE_SECONDS)
     return _Discovery((not_created,), _awaiting(), state=prior, job_ref=job_ref, job=build())

@@ -26,7 +26,9 @@ from tests.cluster.support import (
     ROOT,
     TEMPLATES,
     FactsInspector,
+    JobRunner,
     job_runner,
+    once,
     running_operator,
     settle,
 )
@@ -175,3 +177,38 @@ def test_discovery_jobs_run_and_their_output_becomes_the_templates_profile(
             job = jobs[name]
             assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["dry-run", "--format=json"]
             assert job["metadata"]["ownerReferences"][0]["name"] == name
+
+
+def test_once_starts_at_most_ten_discovery_jobs_and_the_rest_when_they_finish(
+    kube: KubeCluster, namespace: str
+) -> None:
+    """§2.1: at most ten discovery Jobs run at once, `--once` included (its passes see the Jobs
+    they apply). The operator namespace is the test's, so no other test's Jobs count."""
+    api = kube.api("user")
+    api.create(MODELS, {"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMModel",
+                        "metadata": {"name": "qwen", "namespace": namespace},
+                        "spec": {"image": QWEN, "discovery": {"extractMetadata": False}}})
+    names = [f"user-{i:02d}" for i in range(12)]
+    for name in names:
+        api.create(TEMPLATES, {"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMServiceTemplate",
+                               "metadata": {"name": name, "namespace": namespace},
+                               "spec": {"modelName": "qwen",
+                                        "hardware": {"gpu": {"requests": 1, "model": "MI300X"}}}})
+    argv = ("--namespace", namespace, "--operator-namespace", namespace, "--no-leader-election",
+            "--images", str(ROOT / CATALOG_FACTS))
+    assert once(kube, *argv) == 0
+    def templates_with_jobs() -> set[str]:
+        return {job["metadata"]["labels"]["aim.eai.amd.com/template"] for job in api.list(JOBS, namespace)[0]}
+
+    assert templates_with_jobs() == set(names[:10])  # in key order
+    for name in names[10:]:
+        waiting = status_of(api, TEMPLATES, namespace, name)
+        assert waiting["status"] == "Pending"
+        assert condition(waiting, "DiscoveryJobReady")[:2] == ("False", "JobNotCreated")
+
+    assert JobRunner(kube.api("job-runner")).step() == 10
+    assert once(kube, *argv) == 0
+    assert templates_with_jobs() == set(names)
+    assert JobRunner(kube.api("job-runner")).step() == 2
+    assert once(kube, *argv) == 0
+    assert {status_of(api, TEMPLATES, namespace, name)["status"] for name in names} == {"Ready"}
