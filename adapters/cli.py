@@ -97,6 +97,9 @@ def _reconcile(args: argparse.Namespace, out: TextIO, err: TextIO, *, once: bool
     for note in catalog.notes:
         print(f"{note.file}:{note.line}: note: {note.message}", file=err)
     gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else None
+    if gpus is not None and catalog.nodes is not None:
+        print(f"note: --gpus is ignored: the inputs hold {len(catalog.nodes)} Node(s), which decide the GPUs",
+              file=err)
     cluster = MemoryCluster(
         (obj for obj, _ in catalog.objects), now=now, operator_namespace=args.operator_namespace, gpus=gpus,
         nodes=catalog.nodes, dry_runs=dry_runs,

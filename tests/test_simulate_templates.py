@@ -105,6 +105,7 @@ def test_nodes_in_the_inputs_decide_gpu_availability(tmp_path: Path) -> None:
     nodes.write_text(yaml.safe_dump(listing))
     code, report, err = simulate(model_file(tmp_path), str(nodes), "--images", FACTS, "--gpus", "MI300X")
     assert code == 0, err
+    assert "note: --gpus is ignored: the inputs hold 2 Node(s), which decide the GPUs" in err
     found = objects(report)
     template = found[("AIMServiceTemplate", LATENCY)]
     assert template["status"]["status"] == "NotAvailable"
