@@ -97,6 +97,8 @@ class ApiError(Exception):
     status: int
     reason: str
     message: str
+    #: Seconds the server asked to wait (its Retry-After header, sent with 429 and some 5xx).
+    retry_after: float | None = None
 
     @property
     def transient(self) -> bool:
@@ -107,7 +109,10 @@ class ApiError(Exception):
         return f"{self.status} {self.reason}: {self.message}" if self.status else self.message
 
 
-def _error(status: int, body: bytes) -> ApiError:
+def _error(status: int, body: bytes, retry_after: str | None = None) -> ApiError:
+    """The API server's Status as an ApiError. Its Retry-After is whole seconds (an API server
+    never sends the HTTP-date form); anything else is ignored."""
+    wait = float(retry_after.strip()) if retry_after and retry_after.strip().isdigit() else None
     try:
         doc = json.loads(body or b"{}")
     except ValueError:
@@ -116,7 +121,7 @@ def _error(status: int, body: bytes) -> ApiError:
         doc = {}
     reason = str(doc.get("reason") or "Error")
     message = str(doc.get("message") or body[:200].decode("utf-8", "replace"))
-    return ApiError(status, reason, message[:500])
+    return ApiError(status, reason, message[:500], wait)
 
 
 @attrs.frozen
@@ -131,6 +136,17 @@ class Backoff:
         return float(min(self.cap, self.base * 2**attempt) * (0.5 + random.random() / 2))
 
 
+def _header(response: Any, name: str) -> str | None:
+    headers = getattr(response, "headers", None) or {}
+    value = headers.get(name) if hasattr(headers, "get") else None
+    return str(value) if value is not None else None
+
+
+def retry_delay(err: ApiError, backoff: Backoff, attempt: int) -> float:
+    """How long to wait before trying again: the backoff, or longer when the server asked (capped)."""
+    return max(backoff.delay(attempt), min(err.retry_after or 0.0, backoff.cap))
+
+
 def with_retries(
     call: Callable[[], T], backoff: Backoff, *, sleep: Callable[[float], Any] = time.sleep
 ) -> T:
@@ -141,7 +157,7 @@ def with_retries(
         except ApiError as err:
             if not err.transient or attempt == backoff.attempts - 1:
                 raise
-            sleep(backoff.delay(attempt))
+            sleep(retry_delay(err, backoff, attempt))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -175,8 +191,17 @@ class KubeApi:
     def _client(configuration: Any, user_agent: str) -> KubeApi:
         from kubernetes import client
 
+        import urllib3
+
         # One connection per open watch, plus room for the calls made meanwhile.
         configuration.connection_pool_maxsize = len(WATCHED) + 2 * len(OBSERVED) + 16
+        # urllib3 would retry a 429 or 503 itself, sleeping its Retry-After inside the call (and so
+        # inside the operator's one worker): answers come back as they are, and the caller decides
+        # (with_retries in place, or the work queue's per-key backoff). A refused connection is
+        # still tried again twice at once.
+        configuration.retries = urllib3.Retry(
+            total=None, connect=2, read=0, redirect=0, status=0, other=0, respect_retry_after_header=False
+        )
         api_client = client.ApiClient(configuration)
         api_client.user_agent = user_agent
         return KubeApi(api_client)
@@ -215,11 +240,11 @@ class KubeApi:
             raise ApiError(0, type(err).__name__, f"no answer from the API server: {err}") from None
         if stream:
             if not 200 <= response.status <= 299:
-                raise _error(response.status, response.read() or b"")
+                raise _error(response.status, response.read() or b"", _header(response, "Retry-After"))
             return response.response
         data = response.read() or b""
         if not 200 <= response.status <= 299:
-            raise _error(response.status, data)
+            raise _error(response.status, data, _header(response, "Retry-After"))
         return json.loads(data) if data else {}
 
     # --- reads ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ lease holder writes. Logs are JSON lines on stderr and never carry a Secret's va
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -26,7 +27,7 @@ import attrs
 
 from adapters.dependents import Change, DependencyIndex, dependents_of, gpu_dependents, moves_dependencies
 from adapters.jobrunner import discovery_log
-from adapters.kubeapi import OBSERVED, SECRETS, WATCHED, ApiError, Backoff, KindInfo, KubeApi
+from adapters.kubeapi import OBSERVED, SECRETS, WATCHED, ApiError, Backoff, KindInfo, KubeApi, with_retries
 from adapters.kubeexec import Executor, NotLeader, Outcome
 from adapters.kubestore import Observed, Store, Watcher
 from adapters.leader import LeaderElector
@@ -38,7 +39,7 @@ from aimcore.facts import FailureKind, InspectFailure, InspectResult
 from aimcore.images import InvalidImageReference, normalize_image
 from aimcore.plan import ApplyJob, Plan
 from aimcore.reconcile import RECONCILED_KINDS, reconcile
-from aimcore.snapshot import DEFAULT_OPERATOR_NAMESPACE, InspectKey, ObjectKey
+from aimcore.snapshot import DEFAULT_OPERATOR_NAMESPACE, InspectKey, ObjectKey, SecretRef
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 TEMPLATE_KINDS = ("AIMServiceTemplate", "AIMClusterServiceTemplate")
@@ -97,18 +98,43 @@ class Settings:
     models_api_version: str = "v1alpha1"
 
 
-def kube_inspector(api: KubeApi) -> Inspector:
-    """Registry inspections with the named pull secrets, read when needed and never kept."""
+def _unreadable_secret(ref: SecretRef, err: ApiError) -> InspectFailure:
+    """A pull Secret that exists but could not be read: a refusal (403) needs RBAC fixed; anything
+    else may pass, so it is retried soon. Either way the registry is not asked without it."""
+    where = f"pull secret {ref.namespace}/{ref.name}"
+    if err.status in (401, 403):
+        refused = f"the operator may not read {where} ({err.status} {err.reason})"
+        return InspectFailure(FailureKind.UNAUTHORIZED, f"{refused}: grant it get on secrets there")
+    return InspectFailure(FailureKind.UNREACHABLE, f"could not read {where} ({err}); retrying")
+
+
+def kube_inspector(api: KubeApi, backoff: Backoff | None = None) -> Inspector:
+    """Registry inspections with the named pull secrets, read when needed and never kept; a read
+    that fails transiently is tried again a few times first (on the inspection pool, not the worker)."""
     from adapters.registry_bridge import make_inspector
+
+    backoff = backoff or Backoff(base=0.2, cap=2.0, attempts=3)
 
     def inspect(keys: list[InspectKey]) -> dict[InspectKey, InspectResult]:
         documents: list[dict[str, Any]] = []
+        unread: dict[SecretRef, InspectFailure] = {}
         for ref in sorted({s for key in keys for s in key.secrets}):
             try:
-                documents.append(api.get(SECRETS, ref.namespace, ref.name))
-            except ApiError:
-                continue  # missing or unreadable: the registry is asked without it
-        return make_inspector(documents)(keys)
+                documents.append(with_retries(functools.partial(api.get, SECRETS, ref.namespace, ref.name),
+                                              backoff))
+            except ApiError as err:
+                if err.status == 404:
+                    continue  # it does not exist: the registry is asked without it, and its answer says so
+                unread[ref] = _unreadable_secret(ref, err)
+        answers: dict[InspectKey, InspectResult] = {}
+        readable = [key for key in keys if not any(ref in unread for ref in key.secrets)]
+        if readable:
+            answers.update(make_inspector(documents)(readable))
+        for key in keys:  # never asked without the credentials the model named
+            failed = next((unread[ref] for ref in key.secrets if ref in unread), None)
+            if failed is not None:
+                answers[key] = failed
+        return answers
 
     return inspect
 
@@ -161,7 +187,12 @@ class Operator:
                 lease_duration=settings.lease_duration, renew_deadline=settings.renew_deadline,
                 retry=settings.lease_retry, log=log,
             )
-        self.executor = Executor(api, self.store, backoff=settings.backoff, may_write=self.may_write)
+        # The watch loop never sleeps on a failed write: the key comes back later with its own
+        # backoff (or the server's Retry-After) while the worker goes on with other keys. A single
+        # pass (--once) has no queue to come back to, so it retries in place.
+        self.executor = Executor(api, self.store, backoff=attrs.evolve(settings.backoff, attempts=1),
+                                 may_write=self.may_write)
+        self._once_executor = Executor(api, self.store, backoff=settings.backoff, may_write=self.may_write)
         self.writes = 0
         self.reconciles = 0
         self.watchers = [
@@ -336,7 +367,7 @@ class Operator:
             self.queue.add(key)
             return
         except ApiError as err:
-            delay = self.queue.retry(key)
+            delay = self.queue.retry(key, at_least=err.retry_after)
             self.log("warning", "reconcile failed, will retry", key=key, error=str(err), retry_in=delay)
             self.queue.done(key)
             return
@@ -477,7 +508,7 @@ class Operator:
                 plans.append(plan)
                 jobs_applied = jobs_applied or any(isinstance(a, ApplyJob) for a in plan.actions)
                 try:
-                    outcome = self.executor.execute(plan, now)
+                    outcome = self._once_executor.execute(plan, now)
                 except (ApiError, NotLeader) as err:
                     self.log("warning", "reconcile failed", key=plan.key, error=str(err) or "not leader")
                     continue

@@ -70,10 +70,13 @@ class WorkQueue(Generic[K]):
             heapq.heappush(self._delayed, (self._clock() + delay, next(self._seq), key))
             self._cond.notify()
 
-    def retry(self, key: K) -> float:
-        """Come back after this key's next exponential delay; returns the delay."""
+    def retry(self, key: K, at_least: float | None = None) -> float:
+        """Come back after this key's next exponential delay, or `at_least` (a server's
+        Retry-After) when longer; returns the delay."""
         with self._cond:
             delay = self._failures.next_delay(key, self.base_delay, self.max_delay)
+            if at_least is not None:
+                delay = max(delay, min(at_least, self.max_delay))
         self.add_after(key, delay)
         return delay
 

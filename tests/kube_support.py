@@ -48,6 +48,8 @@ class Fault:
     times: int
     subresource: str | None = None
     name: str | None = None
+    #: Sent as the Retry-After header (whole seconds), as an API server does with 429.
+    retry_after: int | None = None
 
 
 @attrs.frozen
@@ -101,9 +103,9 @@ class FakeKube(kmock.KubernetesScaffold):
     # --- test controls (thread-safe) ------------------------------------------------
 
     def fail(self, method: str, plural: str, status: int, *, times: int = 1,
-             subresource: str | None = None, name: str | None = None) -> None:
+             subresource: str | None = None, name: str | None = None, retry_after: int | None = None) -> None:
         with self.lock:
-            self.faults.append(Fault(method.upper(), plural, status, times, subresource, name))
+            self.faults.append(Fault(method.upper(), plural, status, times, subresource, name, retry_after))
 
     def compact(self) -> None:
         """Forget history: watches from an older resourceVersion get 410 Gone, and so does
@@ -156,7 +158,9 @@ class FakeKube(kmock.KubernetesScaffold):
             with self.lock:
                 self.attempts.append(Write(method.lower(), plural, namespace, name or "", sub,
                                            request.headers.get("User-Agent", "")))
-        self._inject_fault(method, plural, sub, name)
+        injected = self._inject_fault(method, plural, sub, name)
+        if injected is not None:
+            return injected
         api_version = f"{group}/{resource.version}" if group else resource.version
         if method == "GET" and request.params.get("watch") == "true":
             return await self._watch(request, group, plural, request.namespace, api_version)
@@ -184,13 +188,22 @@ class FakeKube(kmock.KubernetesScaffold):
                 raise kmock.KubernetesError(405, "MethodNotAllowed", f"{method} is not supported")
         return _json(result, status)
 
-    def _inject_fault(self, method: str, plural: str, sub: str | None, name: str | None) -> None:
+    def _inject_fault(
+        self, method: str, plural: str, sub: str | None, name: str | None
+    ) -> aiohttp.web.Response | None:
         with self.lock:
             for fault in self.faults:
                 if (fault.method == method and fault.plural == plural and fault.times > 0
                         and fault.subresource == sub and (fault.name is None or fault.name == name)):
                     fault.times -= 1
-                    raise kmock.KubernetesError(fault.status, "Injected", f"injected {fault.status}")
+                    if fault.retry_after is None:
+                        raise kmock.KubernetesError(fault.status, "Injected", f"injected {fault.status}")
+                    status = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": fault.status,
+                              "reason": "TooManyRequests", "message": f"injected {fault.status}"}
+                    response = _json(status, fault.status)
+                    response.headers["Retry-After"] = str(fault.retry_after)
+                    return response
+        return None
 
     def _existing(self, key: ObjKey) -> dict[str, Any]:
         obj = self.store.get(key)

@@ -23,21 +23,25 @@ from typing import Any
 import pytest
 
 from adapters.dependents import Change, DependencyIndex, dependents, gpu_dependents
-from adapters.kubeapi import AIM_KINDS, Backoff
+from adapters.kubeapi import AIM_KINDS, SECRETS, ApiError, Backoff, with_retries
 from adapters.operator import (
     JsonLog,
     Operator,
     Settings,
     add_operator_arguments,
+    kube_inspector,
     operator_command,
 )
 from adapters.workqueue import WorkQueue
 from aimcore import codec, gpus
 from aimcore import resources as r
 from aimcore.discoveryjob import template_of
-from aimcore.snapshot import ObjectKey
+from aimcore.facts import FailureKind, ImageFacts, InspectFailure
+from aimcore.snapshot import InspectKey, ObjectKey, SecretRef
 from tests.cluster.support import FactsInspector
 from tests.kube_support import RunningFake
+from tests.registry_server import BASIC_PASSWORD, BASIC_USER, RegistryProcess, push_image
+from tests.test_registry import pull_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 QWEN = "amdenterpriseai/aim-qwen-qwen3-32b:0.8.5"
@@ -104,8 +108,9 @@ def test_conflicts_and_server_errors_are_retried_to_the_same_result(cluster: Run
     cluster.fake.fail("PATCH", "aimservicetemplates", 409, times=2)
     cluster.fake.fail("PATCH", "aimmodels", 503, times=1, subresource="status")
     with running_operator(cluster, FactsInspector("fixtures/catalog.imagefacts")) as operator:
+        # The final state (kmock has no Nodes, so the templates are NotAvailable), not a passing one.
         wait_for(lambda: condition(cluster.fake.objects("aimmodels")[("team", "qwen")],
-                                   "ServiceTemplatesReady").get("reason") == "TemplatesProgressing")
+                                   "Ready").get("reason") == "NoTemplatesAvailable")
         wait_for(operator.idle)
         assert sorted(n for _, n in cluster.fake.objects("aimservicetemplates")) == QWEN_TEMPLATES
         # The model's status three times, its two templates, and their statuses (NotAvailable:
@@ -114,6 +119,79 @@ def test_conflicts_and_server_errors_are_retried_to_the_same_result(cluster: Run
         assert cluster.fake.count_writes("aimcore/op") == 7
         assert cluster.fake.count_attempts("aimcore/op") == 7 + 3  # the three injected failures
         assert [f.times for f in cluster.fake.faults] == [0, 0]
+
+
+def test_the_api_servers_retry_after_is_honoured(cluster: RunningFake) -> None:
+    """kmock: a real API server answers 429 with Retry-After only under load it cannot be put in here."""
+    api = cluster.api("reader")
+    api.create(SECRETS, {"apiVersion": "v1", "kind": "Secret",
+                         "metadata": {"name": "s", "namespace": "team"}})
+    cluster.fake.fail("GET", "secrets", 429, times=1, name="s", retry_after=3)
+    with pytest.raises(ApiError) as refused:
+        api.get(SECRETS, "team", "s")
+    assert (refused.value.status, refused.value.retry_after) == (429, 3.0)
+    cluster.fake.fail("GET", "secrets", 429, times=1, name="s", retry_after=3)
+    slept: list[float] = []
+    doc = with_retries(lambda: api.get(SECRETS, "team", "s"), Backoff(base=0.01, cap=10, attempts=3),
+                       sleep=slept.append)
+    assert doc["metadata"]["name"] == "s"
+    assert slept == [3.0]  # the server's wait, not the 10 ms backoff
+
+
+def test_a_key_whose_writes_keep_failing_never_stalls_the_others(cluster: RunningFake) -> None:
+    """The worker never sleeps on a failed write: the failing key comes back on its own backoff
+    (at least the server's Retry-After) while every other key converges."""
+    api = cluster.api("user")
+    for name in ("stuck", "fine-1", "fine-2"):
+        api.create(AIM_KINDS["AIMModel"], model(name))
+    cluster.fake.fail("PATCH", "aimmodels", 409, times=10**6, subresource="status", name="stuck")
+    logs = io.StringIO()
+    inspector = FactsInspector("fixtures/catalog.imagefacts")
+    with running_operator(cluster, inspector, logs=logs, backoff=Backoff(base=2.0, cap=10.0, attempts=6)):
+        def settled(name: str) -> bool:  # kmock has no Nodes: its templates are NotAvailable
+            doc = cluster.fake.objects("aimmodels")[("team", name)]
+            return condition(doc, "Ready").get("reason") == "NoTemplatesAvailable"
+
+        def retries() -> list[dict[str, Any]]:
+            return [json.loads(line) for line in logs.getvalue().splitlines()
+                    if '"reconcile failed, will retry"' in line]
+
+        wait_for(lambda: settled("fine-1") and settled("fine-2") and len(retries()) >= 4)
+    assert {r["key"] for r in retries()} == {"AIMModel team/stuck"}
+    # Each retry of the stuck key waits longer than the one before (per-key backoff from the
+    # 0.02 s base), and each is one attempt: the 2 s in-place backoff given above is never slept.
+    delays = [r["retry_in"] for r in retries()][:4]
+    assert delays == [0.02, 0.04, 0.08, 0.16]
+    assert not (cluster.fake.objects("aimmodels")[("team", "stuck")].get("status") or {}).get("status")
+    attempts = [w for w in cluster.fake.attempts if w.name == "stuck" and w.subresource == "status"]
+    assert len(attempts) >= len(retries())  # one write attempt per reconcile, no in-place retries
+
+
+def test_a_transient_error_reading_a_pull_secret_is_retried_and_the_registry_never_asked_without_it(
+    cluster: RunningFake, basic_registry: RegistryProcess, open_registry: RegistryProcess
+) -> None:
+    push_image(open_registry.url, "private/model", "1", labels={"a": "b"})
+    api = cluster.api("op")
+    secret = pull_secret(basic_registry.host, BASIC_USER, BASIC_PASSWORD, namespace="team")
+    api.create(SECRETS, secret)
+    key = InspectKey(image=f"{basic_registry.host}/private/model:1", secrets=(SecretRef("team", "pull"),))
+    inspect = kube_inspector(api, Backoff(base=0.001, cap=0.01, attempts=3))
+
+    cluster.fake.fail("GET", "secrets", 503, times=3, name="pull")  # more than the in-place retries
+    assert inspect([key])[key] == InspectFailure(
+        FailureKind.UNREACHABLE,
+        "could not read pull secret team/pull (503 Injected: injected 503); retrying",
+    )
+    assert not FailureKind.UNREACHABLE.permanent  # the model is Degraded and asks again soon, not Failed
+
+    cluster.fake.fail("GET", "secrets", 503, times=2, name="pull")  # within the retries: not even seen
+    found = inspect([key])[key]
+    assert isinstance(found, ImageFacts) and found.labels == {"a": "b"}
+
+    cluster.fake.fail("GET", "secrets", 403, times=1, name="pull")
+    assert inspect([key])[key] == InspectFailure(
+        FailureKind.UNAUTHORIZED,
+        "the operator may not read pull secret team/pull (403 Injected): grant it get on secrets there")
 
 
 def _args(*argv: str) -> argparse.Namespace:
