@@ -51,10 +51,12 @@ __all__ = [
     "discovery_job_name",
     "discovery_job_ref",
     "discovery_namespace",
+    "env_entry",
     "failure_reason",
     "job_health",
     "next_discovery",
     "pods_health",
+    "propagate_labels",
     "record_failure",
     "record_success",
     "retry_message",
@@ -210,7 +212,7 @@ def discovery_job(
 
     labels = {**JOB_SELECTOR, LABEL_TEMPLATE: name}
     pod_labels = {LABEL_TEMPLATE: name}
-    _propagate_labels(template.metadata.labels or {}, labels, pod_labels, label_propagation)
+    propagate_labels(template.metadata.labels or {}, labels, pod_labels, label_propagation)
     controller = _controller_name(template)
     controller_labels = {
         LABEL_MANAGED_BY: f"aim-{controller}-controller",
@@ -225,7 +227,7 @@ def discovery_job(
         "name": CONTAINER_NAME,
         "image": image,
         "args": ["dry-run", "--format=json"],
-        "env": [_env_entry(entry) for entry in _job_env(template.spec, template_env)],
+        "env": [env_entry(entry) for entry in _job_env(template.spec, template_env)],
         "securityContext": {
             "capabilities": {"drop": ["ALL"]},
             "runAsNonRoot": True,
@@ -280,7 +282,7 @@ def _job_env(spec: r.AIMServiceTemplateSpec, template_env: Sequence[r.EnvVar]) -
     return env
 
 
-def _env_entry(entry: r.EnvVar) -> dict[str, Any]:
+def env_entry(entry: r.EnvVar) -> dict[str, Any]:
     """A core/v1 EnvVar as Go marshals it: empty value omitted, valueFrom's fields in Go's order."""
     out: dict[str, Any] = {"name": entry.name}
     if entry.value:
@@ -317,7 +319,7 @@ def _env_entry(entry: r.EnvVar) -> dict[str, Any]:
     return out
 
 
-def _propagate_labels(
+def propagate_labels(
     parent: Mapping[str, str],
     labels: dict[str, str],
     pod_labels: dict[str, str],

@@ -27,7 +27,7 @@ import attrs
 
 from aimcore import codec, gojson, naming, resolution
 from aimcore import resources as r
-from aimcore.discoveryjob import _env_entry, _propagate_labels
+from aimcore.discoveryjob import env_entry, propagate_labels
 from aimcore.ownership import ANNOTATION_DEPLOYMENT_IMAGE, LABEL_MANAGED_BY, LABEL_SERVICE, owner_reference
 from aimcore.status import Component
 
@@ -245,7 +245,7 @@ def _labels(
     if metadata is not None and metadata.precision:
         labels[LABEL_PRECISION] = sanitize_label_value(metadata.precision)
     propagation = runtime.label_propagation if runtime is not None else None
-    _propagate_labels(service.metadata.labels or {}, labels, {}, propagation)
+    propagate_labels(service.metadata.labels or {}, labels, {}, propagation)
     labels.setdefault(LABEL_SERVICE_NAME, service.metadata.name or "")
     return dict(sorted(labels.items()))
 
@@ -376,7 +376,7 @@ def _container(
         "name": CONTAINER_NAME,
         "image": image,
         "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
-        "env": [_env_entry(entry) for entry in container_env(service, template, runtime)],
+        "env": [env_entry(entry) for entry in container_env(service, template, runtime)],
     }
     rendered = container_resources(resources, template)
     if rendered:
