@@ -310,6 +310,7 @@ _BOUNDS: Mapping[str, tuple[str, str]] = {
     schema.MIN_LENGTH: ("string", "minLength"),
     schema.MAX_LENGTH: ("string", "maxLength"),
     schema.MINIMUM: ("integer", "minimum"),
+    schema.MAXIMUM: ("integer", "maximum"),
     schema.MIN_ITEMS: ("array", "minItems"),
     schema.MAX_ITEMS: ("array", "maxItems"),
 }

@@ -29,6 +29,13 @@ Quantity = str | int | float
 
 MODEL_ID_PATTERN = r"^[a-zA-Z0-9_-]+/[a-zA-Z0-9._-]+$"
 SOURCE_URI_PATTERN = r"^(hf|s3)://[^ \t\r\n]+$"
+#: Gateway API's names (sigs.k8s.io/gateway-api v1 ParentReference), as the reference's CRDs carry them.
+GATEWAY_GROUP_PATTERN = r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+GATEWAY_KIND_PATTERN = r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$"
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+#: A Go duration (time.ParseDuration), which the reference decodes routing.requestTimeout as.
+GO_DURATION_PATTERN = r"^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$"
 
 
 class Metric(enum.Enum):
@@ -97,6 +104,31 @@ class Scope(enum.Enum):
     CLUSTER = "Cluster"
     MERGED = "Merged"
     UNKNOWN = "Unknown"
+
+
+class CachingMode(enum.Enum):
+    """How a service's model weights are cached: Shared (the default) or Dedicated; the reference's
+    legacy words Auto and Always mean Shared, Never means Dedicated."""
+
+    DEDICATED = "Dedicated"
+    SHARED = "Shared"
+    AUTO = "Auto"
+    ALWAYS = "Always"
+    NEVER = "Never"
+
+
+class MetricSourceType(enum.Enum):
+    POD_METRIC = "PodMetric"
+
+
+class MetricBackend(enum.Enum):
+    OPENTELEMETRY = "opentelemetry"
+
+
+class MetricTargetType(enum.Enum):
+    VALUE = "Value"
+    AVERAGE_VALUE = "AverageValue"
+    UTILIZATION = "Utilization"
 
 
 # --- Kubernetes building blocks -------------------------------------------------------
@@ -543,6 +575,72 @@ class LabelPropagation:
 
 
 @attrs.frozen(kw_only=True)
+class GatewayReference:
+    """The Gateway that receives a service's HTTPRoute (a Gateway API ParentReference)."""
+
+    group: str | None = attrs.field(
+        default=None,
+        metadata=meta(
+            max_length=253,
+            pattern=GATEWAY_GROUP_PATTERN,
+            pattern_hint="an API group: a DNS subdomain such as gateway.networking.k8s.io, or empty",
+            schema_default="gateway.networking.k8s.io",
+        ),
+    )
+    kind: str | None = attrs.field(
+        default=None,
+        metadata=meta(
+            min_length=1,
+            max_length=63,
+            pattern=GATEWAY_KIND_PATTERN,
+            pattern_hint="a kind such as Gateway: letters, digits and '-', starting with a letter",
+            schema_default="Gateway",
+        ),
+    )
+    name: str = attrs.field(metadata=meta(min_length=1, max_length=253))
+    namespace: str | None = attrs.field(
+        default=None,
+        metadata=meta(
+            min_length=1,
+            max_length=63,
+            pattern=DNS_LABEL_PATTERN,
+            pattern_hint="a namespace name (an RFC 1123 label: lowercase letters, digits and '-')",
+        ),
+    )
+    section_name: str | None = attrs.field(
+        default=None,
+        metadata=meta(
+            min_length=1,
+            max_length=253,
+            pattern=DNS_SUBDOMAIN_PATTERN,
+            pattern_hint="a listener name (lowercase letters, digits, '-' and '.')",
+        ),
+    )
+    port: int | None = attrs.field(default=None, metadata=meta(minimum=1, maximum=65535))
+
+
+@attrs.frozen(kw_only=True)
+class RoutingConfig:
+    """HTTP routing through the Gateway API: whether a service gets an HTTPRoute, on which Gateway,
+    at which path. A service's values win over its runtime config's."""
+
+    enabled: bool | None = None
+    gateway_ref: GatewayReference | None = None
+    path_template: str | None = attrs.field(
+        default=None,
+        metadata=meta(
+            description="The route's path, with JSONPath expressions rendered against the service, "
+            "for example /{.metadata.namespace}/{.metadata.name}."
+        ),
+    )
+    request_timeout: str | None = attrs.field(
+        default=None,
+        metadata=meta(pattern=GO_DURATION_PATTERN, pattern_hint="a duration such as 30s, 1m30s or 2h"),
+    )
+    annotations: Mapping[str, str] | None = None
+
+
+@attrs.frozen(kw_only=True)
 class AIMRuntimeConfigSpec:
     service_account_name: str | None = None
     image_pull_secrets: tuple[LocalObjectReference, ...] | None = None
@@ -550,6 +648,7 @@ class AIMRuntimeConfigSpec:
     env: tuple[EnvVar, ...] | None = None
     label_propagation: LabelPropagation | None = None
     default_storage_class_name: str | None = None
+    routing: RoutingConfig | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -615,7 +714,55 @@ class GpuSelector:
 class ServiceOverrides:
     metric: Metric | None = None
     precision: Precision | None = None
+    hardware: Hardware | None = None
     gpu_selector: GpuSelector | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PodMetric:
+    """Which per-pod metric to scale on, and where to read it."""
+
+    backend: MetricBackend | None = attrs.field(default=None, metadata=meta(schema_default="opentelemetry"))
+    server_address: str | None = None
+    metric_names: tuple[str, ...] | None = None
+    query: str | None = None
+    operation_over_time: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MetricTarget:
+    """The value of a metric the autoscaler keeps: value, averageValue or averageUtilization, as type says."""
+
+    type: MetricTargetType
+    value: str | None = None
+    average_value: str | None = None
+    average_utilization: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PodMetricSource:
+    metric: PodMetric
+    target: MetricTarget
+
+
+@attrs.frozen(kw_only=True)
+class AutoScalingMetric:
+    type: MetricSourceType
+    pod_metric: PodMetricSource | None = attrs.field(default=None, metadata=meta(wire="podmetric"))
+
+
+@attrs.frozen(kw_only=True)
+class AutoScaling:
+    """Autoscaling on custom metrics (KEDA, with an OpenTelemetry backend)."""
+
+    metrics: tuple[AutoScalingMetric, ...] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ServiceCaching:
+    """How the service's model weights are cached: Shared (the default) or Dedicated to this service."""
+
+    mode: CachingMode | None = attrs.field(default=None, metadata=meta(schema_default="Shared"))
 
 
 @attrs.frozen(kw_only=True)
@@ -629,6 +776,44 @@ class AIMServiceSpec:
     service_account_name: str | None = None
     env: tuple[EnvVar, ...] | None = None
     replicas: int | None = attrs.field(default=None, metadata=meta(minimum=0, schema_default=1))
+    min_replicas: int | None = attrs.field(default=None, metadata=meta(minimum=1))
+    max_replicas: int | None = attrs.field(default=None, metadata=meta(minimum=1))
+    auto_scaling: AutoScaling | None = None
+    caching: ServiceCaching | None = None
+    routing: RoutingConfig | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ServiceRuntimeStatus:
+    """The service's replicas: "N" when fixed, else "current/desired (min-max)"."""
+
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    current_replicas: int | None = None
+    desired_replicas: int | None = None
+    replicas: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TemplateCacheReference:
+    """The AIMTemplateCache a service uses (a resolved reference, none of whose fields is required)."""
+
+    name: str | None = None
+    namespace: str | None = None
+    scope: Scope | None = None
+    kind: str | None = None
+    uid: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ServiceCacheStatus:
+    template_cache_ref: TemplateCacheReference | None = None
+    retry_attempts: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ServiceRoutingStatus:
+    path: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -641,6 +826,9 @@ class AIMServiceStatus:
     resolved_template: ResolvedReference | None = None
     resolved_image: str | None = None
     resolved_resources: ResourceRequirements | None = None
+    runtime: ServiceRuntimeStatus | None = None
+    cache: ServiceCacheStatus | None = None
+    routing: ServiceRoutingStatus | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -15,6 +15,7 @@ WIRE = "aimcore.wire"
 PATTERN = "aimcore.pattern"
 PATTERN_HINT = "aimcore.pattern_hint"
 MINIMUM = "aimcore.minimum"
+MAXIMUM = "aimcore.maximum"
 MAX_ITEMS = "aimcore.max_items"
 MIN_ITEMS = "aimcore.min_items"
 MAX_LENGTH = "aimcore.max_length"
@@ -35,6 +36,7 @@ def meta(
     pattern: str | None = None,
     pattern_hint: str | None = None,
     minimum: int | None = None,
+    maximum: int | None = None,
     min_items: int | None = None,
     max_items: int | None = None,
     min_length: int | None = None,
@@ -52,6 +54,7 @@ def meta(
         PATTERN: pattern,
         PATTERN_HINT: pattern_hint,
         MINIMUM: minimum,
+        MAXIMUM: maximum,
         MIN_ITEMS: min_items,
         MAX_ITEMS: max_items,
         MIN_LENGTH: min_length,

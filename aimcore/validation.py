@@ -124,6 +124,9 @@ def check_value(value: Any, tp: Any, path: Path, meta: Mapping[str, Any]) -> Ite
         minimum = meta.get(schema.MINIMUM)
         if minimum is not None and value < minimum:
             yield Problem(path, f"must be at least {minimum}, not {value}")
+        maximum = meta.get(schema.MAXIMUM)
+        if maximum is not None and value > maximum:
+            yield Problem(path, f"must be at most {maximum}, not {value}")
     elif isinstance(tp, type) and issubclass(tp, enum.Enum):
         allowed = [str(e.value) for e in tp]
         if not isinstance(value, str) or value not in allowed:
@@ -347,6 +350,14 @@ def _service_rules(svc: r.AIMService) -> Iterator[Problem]:
         for index, source in enumerate(model.custom.model_sources):
             yield from _env_rules(source.env, (*path, "modelSources", index, "env"))
     yield from _env_rules(svc.spec.env, ("spec", "env"))
+    if svc.spec.overrides is not None:
+        yield from _hardware_rules(svc.spec.overrides.hardware, ("spec", "overrides", "hardware"))
+    low, high = svc.spec.min_replicas, svc.spec.max_replicas
+    if low is not None and high is not None and high < low:
+        yield Problem(
+            ("spec", "maxReplicas"),
+            f"must be at least spec.minReplicas ({low}), not {high}: the autoscaler scales between the two",
+        )
     name, namespace = svc.metadata.name or "", svc.metadata.namespace or ""
     if len(name) + len(namespace) > 62:
         yield Problem(

@@ -115,6 +115,9 @@ def _number(value: float, node: Mapping[str, Any], path: str) -> Iterator[str]:
     if "minimum" in node and value < node["minimum"]:
         minimum = node["minimum"]
         yield f"{path}: Invalid value: {value}: {path} in body should be greater than or equal to {minimum}"
+    if "maximum" in node and value > node["maximum"]:
+        maximum = node["maximum"]
+        yield f"{path}: Invalid value: {value}: {path} in body should be less than or equal to {maximum}"
 
 
 def _array(value: list[Any], node: Mapping[str, Any], path: str) -> Iterator[str]:
@@ -192,6 +195,7 @@ _KEYWORD_TYPES = {
     "minLength": "string",
     "maxLength": "string",
     "minimum": "integer",
+    "maximum": "integer",
 }
 _KNOWN_KEYWORDS = {
     *_KEYWORD_TYPES,
