@@ -189,9 +189,8 @@ class KubeApi:
 
     @staticmethod
     def _client(configuration: Any, user_agent: str) -> KubeApi:
-        from kubernetes import client
-
         import urllib3
+        from kubernetes import client
 
         # One connection per open watch, plus room for the calls made meanwhile.
         configuration.connection_pool_maxsize = len(WATCHED) + 2 * len(OBSERVED) + 16

@@ -49,6 +49,20 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "
         time.sleep(0.1)
 
 
+class PatientKubeApi(KubeApi):
+    """kubectl's manners: a 429 with Retry-After is waited out and tried again (ten times at most)."""
+
+    def _call(self, *args: Any, **kwargs: Any) -> Any:
+        for _ in range(10):
+            try:
+                return super()._call(*args, **kwargs)
+            except ApiError as err:
+                if err.status != 429 or err.retry_after is None:
+                    raise
+                time.sleep(min(err.retry_after, 5.0))
+        return super()._call(*args, **kwargs)
+
+
 @attrs.define
 class KubeCluster:
     """What a test gets: a kubeconfig, clients, and the control plane when we started it."""
@@ -57,7 +71,11 @@ class KubeCluster:
     plane: ControlPlane | None
 
     def api(self, user_agent: str = "aimcore-cluster-test") -> KubeApi:
-        return KubeApi.from_kubeconfig(str(self.kubeconfig), user_agent=user_agent)
+        """A client as `user_agent`. The operator's own (agents `aimcore/...`) get aimcore's client as
+        it is; every other one (the test's users and helpers) waits out a 429 with Retry-After as
+        kubectl does, since a restarted API server answers so while its caches fill again."""
+        api = KubeApi.from_kubeconfig(str(self.kubeconfig), user_agent=user_agent)
+        return api if user_agent.startswith("aimcore/") else PatientKubeApi(api.client)
 
     def need_plane(self) -> ControlPlane:
         if self.plane is None:
