@@ -102,7 +102,11 @@ class ApiError(Exception):
 
     @property
     def transient(self) -> bool:
-        """Conflicts, throttling, server errors and lost connections may pass on retry."""
+        """Conflicts, throttling, server errors and lost connections may pass on retry; an object
+        etcd refuses as too large (a 500 too) never will."""
+        too_large = "request is too large" in self.message or "ResourceExhausted" in self.message
+        if self.status >= 500 and too_large:
+            return False
         return self.status in (0, 409, 429) or self.status >= 500
 
     def __str__(self) -> str:

@@ -4,6 +4,10 @@ Metadata comes from spec.imageMetadata (used as is), else from status.imageMetad
 when it was read from the current spec.image (D8), else from a finished
 inspection in the snapshot. Otherwise the plan asks for an inspection with the
 pull secrets of D9. Custom and fine-tuned models are never inspected.
+
+Whatever its source, the metadata is bounded (`labels.bound_metadata`) before it is used or
+stored, so a model's status never outgrows what the API server accepts, and the templates are
+made from exactly what the status holds (a later pass reads it back from there).
 """
 
 from __future__ import annotations
@@ -13,7 +17,16 @@ import attrs
 from aimcore import resources as r
 from aimcore.facts import FailureKind, ImageFacts, InspectFailure
 from aimcore.images import InvalidImageReference
-from aimcore.labels import MalformedLabel, has_aim_labels, parse_image_metadata
+from aimcore.labels import (
+    METADATA_LIMIT,
+    VALUE_LIMIT,
+    Bounded,
+    MalformedLabel,
+    bound_metadata,
+    cut_notice,
+    has_aim_labels,
+    parse_image_metadata,
+)
 from aimcore.plan import Inspect
 from aimcore.snapshot import InspectKey, SecretRef, Snapshot
 from aimcore.status import IMAGE_METADATA_READY, Component
@@ -37,11 +50,24 @@ def _ready(reason: str, message: str = "") -> Component:
     return Component(IMAGE_METADATA_READY, r.Status.READY, reason, message)
 
 
-def _found(metadata: r.ImageMetadata) -> Component:
+def _found(metadata: r.ImageMetadata, note: str = "") -> Component:
+    """Ready; the message says what of the metadata was cut to fit the status, if anything."""
+    notice = note or cut_notice(metadata)
     if has_aim_labels(metadata):
-        return _ready("ImageMetadataFound")
-    return _ready(
-        "ImageFound", "The image has no AIM labels (com.amd.aim.model.canonicalName); no templates from it"
+        return _ready("ImageMetadataFound", notice)
+    message = "The image has no AIM labels (com.amd.aim.model.canonicalName); no templates from it"
+    return _ready("ImageFound", f"{message}; {notice}" if notice else message)
+
+
+def _too_large(bounded: Bounded, metadata: r.ImageMetadata) -> str:
+    model = metadata.model or r.ModelMetadata()
+    listed = sum(len(items or ()) for items in (model.tags, model.versions, model.variants))
+    return (
+        f"takes {bounded.size} bytes in the status even with every value cut to {VALUE_LIMIT // 1024} KiB "
+        f"and every originalLabels value left out, more than the {METADATA_LIMIT} bytes "
+        f"({METADATA_LIMIT // 1024} KiB) status.imageMetadata may hold "
+        f"({len(model.recommended_deployments or ())} recommended deployments, {listed} tags, versions "
+        f"and variants, {len(metadata.original_labels or {})} labels)"
     )
 
 
@@ -83,13 +109,21 @@ def discover(
         return attrs.evolve(kept, component=component, never=True)
     if spec.image_metadata is not None:
         # Recorded on the status as if it had been read (reference §9.11): readers of the status
-        # see the metadata in use, wherever it came from.
-        given = spec.image_metadata
-        return DiscoveryOutcome(given, _found(given), stored=given)
+        # see the metadata in use, wherever it came from. What cannot fit is not recorded; the
+        # spec still holds it, so the model still works from it.
+        given = bound_metadata(spec.image_metadata)
+        if given.metadata is None:
+            note = f"spec.imageMetadata {_too_large(given, spec.image_metadata)}; it is not copied there"
+            return DiscoveryOutcome(spec.image_metadata, _found(spec.image_metadata, note))
+        return DiscoveryOutcome(given.metadata, _found(given.metadata), stored=given.metadata)
     cached = status.image_metadata is not None and status.inspected_image in (None, spec.image)
     extraction_on = spec.discovery is None or spec.discovery.extract_metadata is not False
     if cached and status.image_metadata is not None:
-        return attrs.evolve(kept, metadata=status.image_metadata, component=_found(status.image_metadata))
+        # Bounding is idempotent: this is what a former pass stored, unless an older aimcore
+        # stored more; metadata that no longer fits is read from the image again.
+        held = bound_metadata(status.image_metadata).metadata
+        if held is not None:
+            return attrs.evolve(kept, metadata=held, component=_found(held), stored=held)
     if not extraction_on:
         component = _ready(
             "DiscoverySkipped",
@@ -138,8 +172,20 @@ def _from_facts(image: str, facts: ImageFacts, kept: DiscoveryOutcome) -> Discov
         metadata = parse_image_metadata(facts)
     except MalformedLabel as err:
         return attrs.evolve(kept, component=_failed(f"{image}: {err}"))
+    bounded = bound_metadata(metadata)
+    if bounded.metadata is None:
+        # Nothing of it is stored (no templates without the status to read them back from), so a
+        # status written before, from another image, goes too.
+        failed = Component(
+            IMAGE_METADATA_READY,
+            r.Status.FAILED,
+            "MetadataTooLarge",
+            f"{image}: the image's metadata {_too_large(bounded, metadata)}",
+        )
+        return DiscoveryOutcome(None, failed)
     return DiscoveryOutcome(
-        metadata, _found(metadata), stored=metadata, inspected_image=image, digest=facts.digest
+        bounded.metadata, _found(bounded.metadata), stored=bounded.metadata, inspected_image=image,
+        digest=facts.digest,
     )
 
 

@@ -9,10 +9,15 @@ import attrs
 from aimcore import custom, discovery, finetune, runtimeconfig, templates
 from aimcore import resources as r
 from aimcore.images import extract_tag
+from aimcore.labels import cut_text
 from aimcore.ownership import is_controlled_by, needs_apply
 from aimcore.plan import Action, Apply, Delete, Plan, Reason, UpdateStatus
 from aimcore.snapshot import ObjectKey, Snapshot
 from aimcore.status import SERVICE_TEMPLATES_READY, Component, aggregate_templates, conditions
+
+#: The longest condition message a model writes, as Kubernetes' own Condition type allows; with
+#: status.imageMetadata bounded (labels.METADATA_LIMIT) this keeps the whole status bounded.
+MESSAGE_LIMIT = 32 * 1024
 
 
 def template_kind(model: r.Model) -> str:
@@ -74,6 +79,7 @@ def reconcile_model(model: r.Model, snapshot: Snapshot) -> Plan:
     previous = model.status or r.AIMModelStatus()
     generation = model.metadata.generation
     conds, root = conditions(previous.conditions, components, now=snapshot.now, generation=generation)
+    conds = tuple(_fitting(c) for c in conds)
     status = r.AIMModelStatus(
         observed_generation=generation,
         status=root,
@@ -88,6 +94,14 @@ def reconcile_model(model: r.Model, snapshot: Snapshot) -> Plan:
     if status != model.status:
         actions.append(UpdateStatus(key, status))
     return Plan(key, tuple(actions), status, tuple(reasons))
+
+
+def _fitting(condition: r.Condition) -> r.Condition:
+    """The condition with its message cut to MESSAGE_LIMIT (an image reference or a registry's
+    answer can make one as long as anyone likes)."""
+    if condition.message is None:
+        return condition
+    return attrs.evolve(condition, message=cut_text(condition.message, MESSAGE_LIMIT))
 
 
 def _children(model: r.Model, metadata: r.ImageMetadata | None, snapshot: Snapshot) -> Children:

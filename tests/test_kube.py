@@ -96,3 +96,13 @@ def test_no_answer_is_a_transient_error() -> None:
         api.list(MODELS)
     assert raised.value.status == 0
     assert raised.value.transient
+
+
+def test_an_object_too_large_for_etcd_is_not_retried() -> None:
+    """etcd's refusal comes back as a 500 that no retry can pass (seen on the real control plane in
+    tests/cluster/test_cluster_status_size.py); other server errors may pass."""
+    assert not ApiError(500, "InternalError", "etcdserver: request is too large").transient
+    exhausted = "rpc error: code = ResourceExhausted desc = trying to send message larger than max"
+    assert not ApiError(500, "InternalError", exhausted).transient
+    assert ApiError(500, "InternalError", "something broke").transient
+    assert ApiError(503, "ServiceUnavailable", "").transient
