@@ -31,6 +31,7 @@ from adapters.kubeapi import OBSERVED, SECRETS, WATCHED, ApiError, Backoff, Kind
 from adapters.kubeexec import Executor, NotLeader, Outcome
 from adapters.kubestore import Observed, Store, Watcher
 from adapters.leader import LeaderElector
+from adapters.registry import ImageRef
 from adapters.simulate import Inspector
 from adapters.workqueue import Failures, WorkQueue
 from aimcore import resources as r
@@ -179,6 +180,9 @@ class Operator:
         #: config appears, goes or changes its spec); status and template writes cannot.
         self._dependencies: DependencyIndex | None = None
         self.pool = ThreadPoolExecutor(settings.max_concurrent_inspections, thread_name_prefix="inspect")
+        #: Inspections run in lanes, one pool per registry host, each as wide as the setting: a
+        #: registry that hangs holds only its own lanes (for at most its deadline), never another's.
+        self._lanes: dict[str, ThreadPoolExecutor] = {}
         self.leader: LeaderElector | None = None
         if settings.leader_election:
             self.leader = LeaderElector(
@@ -342,6 +346,10 @@ class Operator:
         for watcher in self.watchers:
             watcher.join(2)
         self.pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            lane.shutdown(wait=False, cancel_futures=True)
         if self.leader is not None:
             self.leader.stop(release=True)
 
@@ -405,7 +413,20 @@ class Operator:
             if request in self._inflight or request in self.facts:
                 return
             self._inflight.add(request)
-        self.pool.submit(self._run_inspection, request)
+        self._lane(request).submit(self._run_inspection, request)
+
+    def _lane(self, request: InspectKey) -> ThreadPoolExecutor:
+        try:
+            host = ImageRef.parse(request.image).api_host
+        except Exception:  # an image no registry can serve: its inspection fails at once anyway
+            host = ""
+        with self._lock:
+            lane = self._lanes.get(host)
+            if lane is None:
+                lane = self._lanes[host] = ThreadPoolExecutor(
+                    self.settings.max_concurrent_inspections, thread_name_prefix=f"inspect-{host or 'none'}"
+                )
+            return lane
 
     def _run_inspection(self, request: InspectKey) -> None:
         result = inspect_one(self.inspector, request)

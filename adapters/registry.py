@@ -3,33 +3,51 @@
 Only the manifest (or index) and the config blob are fetched, never a layer:
 discovery needs the config alone, and images for models weigh gigabytes.
 Every failure becomes a typed `InspectFailure` whose message a user can act on;
-`inspect` never raises.
+`inspect` never raises, and writes nothing anywhere: its log records (debug and info, one line each,
+never a traceback) reach a handler only when the program configures `logging`, which the operator and
+the command line do not.
+
+One inspection has a wall-clock deadline (`request_deadline`) that holds whatever the registry's pacing:
+every socket read waits at most what remains of it (see `_PacedReader`), connecting and the TLS handshake
+too, and retries never sleep past it.
 """
 
 from __future__ import annotations
 
 import email.utils
 import hashlib
+import http.client
+import io
 import ipaddress
 import json
 import logging
 import re
+import socket
+import sys
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NoReturn
-from urllib.parse import urlencode, urljoin, urlsplit
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import SplitResult, urlencode, urljoin, urlsplit
 
 import attrs
 import urllib3
+import urllib3.connection
 from docker_image.reference import InvalidReference, Reference
 
 from adapters.credentials import DOCKER_HUB, Credential, Keyring
 from aimcore.facts import FailureKind, ImageFacts, InspectFailure, InspectResult
 
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
 logger = logging.getLogger("aimcore.registry")
+# A library's logger: records go to the program's handlers if it configured any, and otherwise nowhere
+# (without this, Python's last-resort handler would print warnings and errors on stderr, which is the
+# operator's JSON log).
+logger.addHandler(logging.NullHandler())
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -39,6 +57,7 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 _INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 _MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+_IMAGE_TYPES = _INDEX_TYPES | _MANIFEST_TYPES
 _CONFIG_TYPES = frozenset({OCI_CONFIG, DOCKER_CONFIG})
 _SCHEMA1_TYPES = frozenset(
     {
@@ -56,6 +75,8 @@ _ERROR_BODY_LIMIT = 64 * 1024
 _MAX_REDIRECTS = 5
 _MAX_INDEX_DEPTH = 3
 _TOKEN_SKEW = 5.0  # seconds: renew a token a little before the registry would refuse it
+_TOKEN_LIFETIME_MAX = 24 * 3600.0  # seconds: a token service's expires_in is believed up to a day
+_MAX_LANES = 64  # threads of one inspect_many, whatever the number of registries
 _UNESCAPE_RE = re.compile(r"\\(.)")
 _CHALLENGE_RE = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 
@@ -149,16 +170,17 @@ class _Response:
     headers: Mapping[str, str]
     body: bytes
     url: str
+    attempts: int = 1  # how many times it was asked (5xx and 429 are retried)
 
     def header(self, name: str) -> str:
         return self.headers.get(name) or ""
 
     def error_codes(self) -> set[str]:
-        try:
-            doc = json.loads(self.body)
-            return {str(e.get("code", "")).upper() for e in doc.get("errors", []) if isinstance(e, dict)}
-        except (ValueError, AttributeError, TypeError):
+        doc, _ = _load_json(self.body)
+        errors = doc.get("errors") if isinstance(doc, dict) else None
+        if not isinstance(errors, list):
             return set()
+        return {e["code"].upper() for e in errors if isinstance(e, dict) and isinstance(e.get("code"), str)}
 
 
 @attrs.define
@@ -169,6 +191,7 @@ class _Job:
     ref: ImageRef
     base: str  # scheme://host
     credential: Credential | None
+    deadline: float  # time.monotonic() by which the whole inspection is over, answered or not
     fresh_tokens: set[tuple[str, str, str, Credential | None]] = attrs.field(factory=set)
 
     @property
@@ -180,7 +203,10 @@ class _Job:
         return f"{self.base}/v2/{self.ref.repository}"
 
     def fail(self, kind: FailureKind, problem: str) -> NoReturn:
-        raise _Failure(kind, f"image {self.image}: {problem}")
+        raise _Failure(kind, _one_line(f"image {self.image}: {problem}"))
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
 
 
 @attrs.frozen
@@ -189,11 +215,87 @@ class _Cached:
     env: tuple[str, ...]
 
 
+# -- reads bounded by the deadline -------------------------------------------------------------------------
+#
+# A socket timeout bounds one wait, not a request: a registry that sends a byte a second (in the status
+# line, the headers or the body) never lets one expire. So each of the client's connections reads its
+# responses through `_PacedReader`, which sets the socket's timeout before every read to the read timeout
+# or what remains of the inspection's deadline, whichever is less, and refuses to read once the deadline
+# has passed. The deadline travels from `_fetch` to the response in a thread-local: the request runs
+# synchronously in the thread that asked, and the response captures it when it is created. Connecting
+# and the TLS handshake are bounded by the connect timeout, which `_fetch` also clips to what remains
+# (Python's handshake treats the socket timeout as a bound on the whole handshake).
+
+
+@attrs.frozen
+class _Pace:
+    deadline: float  # time.monotonic()
+    read_timeout: float
+
+
+_PACE = threading.local()
+
+
+class _PacedReader(io.RawIOBase):
+    """A response's socket, read with the timeout recomputed from the deadline before every read."""
+
+    def __init__(self, sock: socket.socket, pace: _Pace) -> None:
+        super().__init__()
+        self._sock = sock
+        self._raw = sock.makefile("rb", buffering=0)
+        self._pace = pace
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int | None:
+        remaining = self._pace.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the deadline of the inspection has passed")
+        self._sock.settimeout(min(self._pace.read_timeout, remaining))
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class _PacedResponse(http.client.HTTPResponse):
+    def __init__(
+        self, sock: socket.socket, debuglevel: int = 0, method: str | None = None, url: str | None = None
+    ) -> None:
+        super().__init__(sock, debuglevel, method, url)
+        pace: _Pace | None = getattr(_PACE, "pace", None)
+        if pace is not None:
+            self.fp.close()  # nothing was read through it yet
+            self.fp = io.BufferedReader(_PacedReader(sock, pace))
+
+
+class _PacedHTTPConnection(urllib3.connection.HTTPConnection):
+    response_class = _PacedResponse
+
+
+class _PacedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    response_class = _PacedResponse
+
+
+class _PacedHTTPConnectionPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _PacedHTTPConnection
+
+
+class _PacedHTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _PacedHTTPSConnection
+
+
 class RegistryClient:
     """A thread-safe registry reader with token reuse and a digest-keyed cache.
 
+    `request_deadline` is the wall-clock time one inspection may take in all (every exchange, token,
+    redirect, retry and wait between retries; every credential tried), whatever the registry's pacing;
+    `read_timeout` bounds one wait for data and `connect_timeout` connecting (TLS included).
     `clock` gives seconds (monotonic) and drives token expiry; `sleep` waits between retries. Both are
-    injectable so tests need not wait.
+    injectable so tests need not wait; deadlines always run on the real monotonic clock.
     """
 
     def __init__(
@@ -216,7 +318,8 @@ class RegistryClient:
         user_agent: str = "aimcore-registry/1",
     ) -> None:
         self._insecure = frozenset(h.strip().lower() for h in insecure_registries if h.strip())
-        self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
         self._deadline = request_deadline
         self._max_retries = max(0, max_retries)
         self._backoff_base = backoff_base
@@ -229,6 +332,10 @@ class RegistryClient:
         self._sleep = sleep
         self._user_agent = user_agent
         self._http = urllib3.PoolManager(num_pools=32, maxsize=16, ca_certs=ca_certs)
+        self._http.pool_classes_by_scheme = {
+            "http": _PacedHTTPConnectionPool,
+            "https": _PacedHTTPSConnectionPool,
+        }
         self._lock = threading.Lock()
         self._challenges: dict[str, _Challenge] = {}
         self._tokens: dict[tuple[str, str, str, Credential | None], _Token] = {}
@@ -250,44 +357,72 @@ class RegistryClient:
         return f"{'http' if self._plain_http_ok(host) else 'https'}://{host}"
 
     def inspect(self, image: str, keyring: Keyring | None = None) -> InspectResult:
+        """The image's facts or a typed failure, within `request_deadline` seconds; never raises."""
+        deadline = time.monotonic() + self._deadline
         try:
             ref = ImageRef.parse(image)
         except (InvalidReference, TypeError, ValueError) as err:
             return InspectFailure(
-                FailureKind.MALFORMED, f"image {image!r} is not a valid image reference: {err}"
+                FailureKind.MALFORMED, _one_line(f"image {image!r} is not a valid image reference: {err}")
             )
         creds = keyring.lookup(ref.registry, ref.repository) if keyring else ()
         candidates: Sequence[Credential | None] = creds or (None,)
         for index, cred in enumerate(candidates):
-            job = _Job(image=image, ref=ref, base=self.base_url(ref.registry), credential=cred)
+            job = _Job(
+                image=image, ref=ref, base=self.base_url(ref.registry), credential=cred, deadline=deadline
+            )
             try:
                 return self._inspect(job)
             except _Failure as failure:
                 if failure.kind is FailureKind.UNAUTHORIZED and index + 1 < len(candidates):
-                    logger.info("%s: credentials from %s refused, trying the next", image, _source(cred))
+                    _log(logging.INFO, f"{image}: credentials from {_source(cred)} refused, trying the next")
                     continue
-                logger.info("%s", failure.message)
+                _log(logging.INFO, failure.message)
                 return InspectFailure(failure.kind, failure.message)
-            except Exception:  # a defect here must not take the operator down
-                logger.exception("unexpected error while inspecting %s", image)
-                return InspectFailure(
-                    FailureKind.REGISTRY_ERROR,
-                    f"image {image}: unexpected error while reading from registry {ref.registry}; "
-                    "see the operator log",
+            except Exception as err:  # a defect here must not take the operator down, nor print a traceback
+                message = _one_line(
+                    f"image {image}: unexpected error ({type(err).__name__}) while reading from registry "
+                    f"{ref.registry}; it will be tried again later"
                 )
+                _log(logging.INFO, message)
+                return InspectFailure(FailureKind.REGISTRY_ERROR, message)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def inspect_many(self, requests: Iterable[InspectRequest], concurrency: int = 8) -> list[InspectResult]:
-        """Inspect in parallel, at most `concurrency` at once; results are in request order."""
+        """Inspect in parallel; results are in request order, and duplicates are fetched once.
+
+        Each registry gets its own lanes, at most `concurrency` of them (so at most that many of its
+        images are read at once), and registries never wait for each other's lanes: a registry that
+        hangs holds only its own, each for at most `request_deadline`, while the images of healthy
+        registries are read at once. (Past 64 lanes in all, lanes wait for a thread, the first lane of
+        every registry ahead of any second.)
+        """
         todo = list(requests)
         unique = list(dict.fromkeys(todo))  # one fetch for duplicates
         if not unique:
             return []
-        workers = max(1, min(concurrency, len(unique)))
+        queues: dict[str, deque[InspectRequest]] = {}
+        for request in unique:
+            queues.setdefault(_registry_of(request.image), deque()).append(request)
+        per_registry = max(1, concurrency)
+        lanes = [queue for rank in range(per_registry) for queue in queues.values() if rank < len(queue)]
+        done: dict[InspectRequest, InspectResult] = {}
+        lock = threading.Lock()
+
+        def lane(queue: deque[InspectRequest]) -> None:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    request = queue.popleft()
+                result = self.inspect(request.image, request.keyring)
+                with lock:
+                    done[request] = result
+
+        workers = min(len(lanes), _MAX_LANES)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aimcore-registry") as pool:
-            done = dict(
-                zip(unique, pool.map(lambda r: self.inspect(r.image, r.keyring), unique), strict=True)
-            )
+            for future in [pool.submit(lane, queue) for queue in lanes]:
+                future.result()
         return [done[r] for r in todo]
 
     # -- the protocol -----------------------------------------------------------------------------
@@ -307,7 +442,7 @@ class RegistryClient:
                 job, "HEAD", f"{job.repo_url}/manifests/{ref.reference}", accept=ACCEPT, limit=0
             )
             if head.status == 200 and head.header("Docker-Content-Digest") == known:
-                logger.debug("%s: unchanged at %s, served from cache", job.image, known)
+                _log(logging.DEBUG, f"{job.image}: unchanged at {known}, served from cache")
                 return ImageFacts(labels=dict(cached.labels), env=cached.env, digest=known)
         body, media_type, digest = self._get_manifest(job, ref.reference, pinned=ref.digest)
         with self._lock:
@@ -351,6 +486,10 @@ class RegistryClient:
             digest = _digest(resp.body, "sha256")
         doc = _parse_json(job, resp.body, "manifest")
         media_type = doc.get("mediaType") or resp.header("Content-Type").partition(";")[0].strip()
+        if not isinstance(media_type, str):
+            job.fail(
+                FailureKind.MALFORMED, f"registry {job.host} sent a manifest whose mediaType is not a string"
+            )
         if doc.get("schemaVersion") == 1 or media_type in _SCHEMA1_TYPES:
             job.fail(
                 FailureKind.MALFORMED,
@@ -360,10 +499,10 @@ class RegistryClient:
         if media_type not in _INDEX_TYPES and media_type not in _MANIFEST_TYPES:
             job.fail(
                 FailureKind.MALFORMED,
-                f"registry {job.host} sent a manifest of unsupported type {str(media_type)[:100]!r}; "
+                f"registry {job.host} sent a manifest of unsupported type {media_type[:100]!r}; "
                 "the reference must name a container image",
             )
-        return doc, str(media_type), digest
+        return doc, media_type, digest
 
     def _resolve_platform(self, job: _Job, doc: dict[str, Any], media_type: str) -> dict[str, Any]:
         for _ in range(_MAX_INDEX_DEPTH):
@@ -374,9 +513,7 @@ class RegistryClient:
                 job.fail(FailureKind.MALFORMED, f"registry {job.host} sent an index without a manifest list")
             chosen = _pick_platform(entries)
             if chosen is None:
-                found = sorted(
-                    {_platform_name(e) for e in entries if isinstance(e, dict)} - {"unknown/unknown"}
-                )
+                found = sorted({_platform_name(e) for e in entries if _is_image_entry(e)} - {_UNKNOWN})
                 job.fail(
                     FailureKind.NOT_FOUND,
                     f"no {'/'.join(PLATFORM)} image in the index on registry {job.host} "
@@ -391,11 +528,13 @@ class RegistryClient:
         if not isinstance(config, dict):
             job.fail(FailureKind.MALFORMED, f"registry {job.host} sent a manifest without a config")
         config_type = config.get("mediaType")
-        if config_type not in _CONFIG_TYPES:
+        if not isinstance(config_type, str) or config_type not in _CONFIG_TYPES:
+            kind = _json_kind(config_type)
+            shown = repr(config_type[:100]) if isinstance(config_type, str) else f"a JSON {kind}"
             job.fail(
                 FailureKind.MALFORMED,
                 f"the manifest on registry {job.host} is not a container image (config type "
-                f"{str(config_type)[:100]!r}); the reference must name a container image",
+                f"{shown}); the reference must name a container image",
             )
         digest = _descriptor_digest(job, config, "config")
         size = config.get("size")
@@ -429,7 +568,11 @@ class RegistryClient:
             job.fail(
                 FailureKind.MALFORMED, f"the image config on registry {job.host} has an invalid Env list"
             )
-        return _Cached(labels=dict(labels), env=tuple(env))
+        # JSON may escape half a surrogate pair (\ud800), which no text encoding can carry: Go (the
+        # reference, and aimcore.gojson for label values) reads each as U+FFFD, and so does this.
+        return _Cached(
+            labels={_go_text(k): _go_text(v) for k, v in labels.items()}, env=tuple(_go_text(e) for e in env)
+        )
 
     def _raise_for(self, job: _Job, resp: _Response, *, what: str, reference: str) -> NoReturn:
         codes = resp.error_codes()
@@ -464,13 +607,13 @@ class RegistryClient:
         if resp.status == 429 or codes & {"TOOMANYREQUESTS"}:
             job.fail(
                 FailureKind.REGISTRY_ERROR,
-                f"registry {host} keeps refusing with HTTP 429 (rate limit) after {self._max_retries + 1} "
-                "attempts; it will be tried again later",
+                f"registry {host} keeps refusing with HTTP 429 (rate limit) after {_attempts(resp)}; "
+                "it will be tried again later",
             )
         if resp.status >= 500:
             job.fail(
                 FailureKind.REGISTRY_ERROR,
-                f"registry {host} answered HTTP {resp.status} after {self._max_retries + 1} attempts; "
+                f"registry {host} answered HTTP {resp.status} after {_attempts(resp)}; "
                 "it will be tried again later",
             )
         job.fail(FailureKind.REGISTRY_ERROR, f"registry {host} answered HTTP {resp.status} for the {what}")
@@ -540,25 +683,28 @@ class RegistryClient:
         limit: int,
         body: bytes | None = None,
     ) -> _Response:
-        """Retry 5xx and 429 with exponential backoff (429: the server's Retry-After, capped)."""
+        """Retry 5xx and 429 with exponential backoff (429: the server's Retry-After, capped).
+
+        A wait that would end past the inspection's deadline is not begun: the last answer is returned.
+        """
         attempt = 0
         while True:
             resp = self._fetch(job, method, url, headers, limit=limit, body=body)
+            if attempt:
+                resp = attrs.evolve(resp, attempts=attempt + 1)
             retryable = resp.status == 429 or resp.status >= 500
             if not retryable or attempt >= self._max_retries:
                 return resp
             delay = min(self._backoff_base * 2**attempt, self._backoff_max)
             if resp.status == 429:
                 delay = _retry_after(resp.header("Retry-After"), default=delay, cap=self._retry_after_max)
+            if delay >= job.remaining():
+                return resp
             attempt += 1
-            logger.info(
-                "%s: registry %s answered HTTP %d, retry %d/%d in %.1fs",
-                job.image,
-                job.host,
-                resp.status,
-                attempt,
-                self._max_retries,
-                delay,
+            _log(
+                logging.INFO,
+                f"{job.image}: registry {job.host} answered HTTP {resp.status}, "
+                f"retry {attempt}/{self._max_retries} in {delay:.1f}s",
             )
             self._sleep(delay)
 
@@ -572,10 +718,20 @@ class RegistryClient:
         limit: int,
         body: bytes | None = None,
     ) -> _Response:
-        """A single exchange, following redirects by hand so that credentials never leave their origin."""
-        start = time.monotonic()
+        """A single exchange, following redirects by hand so that credentials never leave their origin.
+
+        Every wait in it (connecting, the TLS handshake, each read of the status line, headers and body)
+        ends by the inspection's deadline.
+        """
         for _ in range(_MAX_REDIRECTS + 1):
             host = urlsplit(url).netloc
+            remaining = job.remaining()
+            if remaining <= 0:
+                self._too_slow(job, host)
+            timeout = urllib3.Timeout(
+                connect=min(self._connect_timeout, remaining), read=min(self._read_timeout, remaining)
+            )
+            _PACE.pace = _Pace(job.deadline, self._read_timeout)
             try:
                 raw = self._http.request(
                     method,
@@ -585,26 +741,28 @@ class RegistryClient:
                     redirect=False,
                     retries=False,
                     preload_content=False,
-                    timeout=self._timeout,
+                    timeout=timeout,
                 )
             except urllib3.exceptions.HTTPError as err:
                 self._raise_transport(job, host, err)
+            finally:
+                _PACE.pace = None
             try:
-                data = self._read_body(job, raw, method, host, limit, start)
+                data = self._read_body(job, raw, method, host, limit)
             finally:
                 raw.release_conn()
-            logger.debug("%s %s -> %d (%d bytes)", method, _loggable(url), raw.status, len(data))
+            _log(logging.DEBUG, f"{method} {_loggable(url)} -> {raw.status} ({len(data)} bytes)")
             location = raw.headers.get("Location")
             if raw.status in (301, 302, 303, 307, 308) and location:
+                parts = _split_url(location, base=url)
+                if parts is None or parts.scheme not in ("http", "https"):
+                    job.fail(FailureKind.REGISTRY_ERROR, f"registry {job.host} sent an invalid redirect")
                 target = urljoin(url, location)
-                parts = urlsplit(target)
                 if parts.scheme == "http" and not self._plain_http_ok(parts.netloc):
                     job.fail(
                         FailureKind.REGISTRY_ERROR,
                         f"registry {job.host} redirected to plain HTTP at {parts.hostname}; refusing",
                     )
-                if parts.scheme not in ("http", "https"):
-                    job.fail(FailureKind.REGISTRY_ERROR, f"registry {job.host} sent an invalid redirect")
                 if _origin(target) != _origin(url):
                     headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
                 if raw.status == 303:
@@ -617,12 +775,12 @@ class RegistryClient:
         job.fail(FailureKind.REGISTRY_ERROR, f"registry {job.host} redirected too many times")
 
     def _read_body(
-        self, job: _Job, raw: urllib3.BaseHTTPResponse, method: str, host: str, limit: int, start: float
+        self, job: _Job, raw: urllib3.BaseHTTPResponse, method: str, host: str, limit: int
     ) -> bytes:
         error = raw.status >= 300
         cap = _ERROR_BODY_LIMIT if error else limit
-        length = raw.headers.get("Content-Length")
-        if method != "HEAD" and not error and length and length.isdigit() and int(length) > cap:
+        length = (raw.headers.get("Content-Length") or "").strip()
+        if method != "HEAD" and not error and _over(length, cap):
             raw.close()
             job.fail(
                 FailureKind.MALFORMED,
@@ -644,19 +802,26 @@ class RegistryClient:
                         FailureKind.MALFORMED, f"registry {job.host} sent more than the {cap}-byte limit"
                     )
                 chunks.append(chunk)
-                if time.monotonic() - start > self._deadline:
+                if job.remaining() <= 0:
                     raw.close()
-                    job.fail(
-                        FailureKind.UNREACHABLE,
-                        f"registry {job.host} is too slow: gave up after "
-                        f"{self._deadline:.0f}s; check the network path to it",
-                    )
+                    self._too_slow(job, host)
         except urllib3.exceptions.HTTPError as err:
             raw.close()
             self._raise_transport(job, host, err)
         return b"".join(chunks)
 
+    def _too_slow(self, job: _Job, host: str) -> NoReturn:
+        own = host.lower() in (job.host.lower(), job.ref.api_host.lower())
+        waiting = "" if own else f" waiting for {host}"
+        job.fail(
+            FailureKind.UNREACHABLE,
+            f"registry {job.host} is too slow: gave up after {self._deadline:g}s{waiting}; "
+            "check the network path to it",
+        )
+
     def _raise_transport(self, job: _Job, host: str, err: Exception) -> NoReturn:
+        if job.remaining() <= 0:  # whatever broke off, the deadline is why nothing more was waited for
+            self._too_slow(job, host)
         reason: object = err
         while isinstance(reason, urllib3.exceptions.MaxRetryError) and reason.reason is not None:
             reason = reason.reason
@@ -710,7 +875,12 @@ class RegistryClient:
         key = self._token_key(job, challenge)
         with self._lock:
             lock = self._token_locks.setdefault(key, threading.Lock())
-        with lock:  # one token request per key, however many threads want it
+        # One token request per key, however many threads want it; waiting for another thread's request
+        # counts against this inspection's deadline too.
+        if not lock.acquire(timeout=max(0.0, job.remaining())):
+            realm = _split_url(challenge.realm)
+            self._too_slow(job, realm.netloc if realm is not None else job.host)
+        try:
             with self._lock:
                 token = self._tokens.get(key)
             if token is not None and self._clock() < token.expires_at:
@@ -724,14 +894,15 @@ class RegistryClient:
                         del self._tokens[stale]
                 self._tokens[key] = token
             return token.value, False
+        finally:
+            lock.release()
 
     def _fetch_token(self, job: _Job, challenge: _Challenge, scope: str) -> _Token:
-        realm = urlsplit(challenge.realm)
-        realm_host = realm.netloc
-        if realm.scheme not in ("http", "https") or not realm_host:
+        realm = _split_url(challenge.realm)
+        if realm is None or realm.scheme not in ("http", "https") or not realm.netloc:
             job.fail(FailureKind.MALFORMED, f"registry {job.host} names an invalid token service")
         cred = job.credential
-        if realm.scheme == "http" and cred is not None and not self._plain_http_ok(realm_host):
+        if realm.scheme == "http" and cred is not None and not self._plain_http_ok(realm.netloc):
             job.fail(
                 FailureKind.UNAUTHORIZED,
                 f"the token service of registry {job.host} ({realm.hostname}) is plain HTTP; credentials "
@@ -766,21 +937,31 @@ class RegistryClient:
                 f"the token service of registry {job.host} ({realm.hostname}) answered HTTP {resp.status}; "
                 "it will be tried again later",
             )
-        try:
-            doc = json.loads(resp.body)
-            value = doc.get("token") or doc.get("access_token")
-            lifetime = doc.get("expires_in")
-        except (ValueError, AttributeError):
-            value, lifetime = None, None
+        doc, problem = _load_json(resp.body)
+        if not isinstance(doc, dict):
+            job.fail(
+                FailureKind.MALFORMED,
+                f"the token service of registry {job.host} sent an answer that is not a JSON object"
+                + (f" ({problem})" if problem else ""),
+            )
+        value = doc.get("token") or doc.get("access_token")
+        lifetime = doc.get("expires_in")
         if not isinstance(value, str) or not value:
             job.fail(FailureKind.MALFORMED, f"the token service of registry {job.host} sent no token")
-        if not isinstance(lifetime, int | float) or isinstance(lifetime, bool) or lifetime <= 0:
-            lifetime = 60
-        logger.debug("token for %s from %s, valid %ss", scope, realm.hostname, lifetime)
-        return _Token(value=value, expires_at=started + max(float(lifetime) - _TOKEN_SKEW, 1.0))
+        if not isinstance(lifetime, int | float) or isinstance(lifetime, bool) or not lifetime > 0:
+            lifetime = 60  # NaN too
+        seconds = float(min(lifetime, _TOKEN_LIFETIME_MAX))  # a 400-digit integer is no float
+        _log(logging.DEBUG, f"token for {scope} from {realm.hostname}, valid {seconds:g}s")
+        return _Token(value=value, expires_at=started + max(seconds - _TOKEN_SKEW, 1.0))
 
 
 # -- helpers --------------------------------------------------------------------------------------------
+
+
+def _log(level: int, text: str) -> None:
+    """One line, never a traceback (and nowhere at all unless the program configured logging)."""
+    if logger.isEnabledFor(level):
+        logger.log(level, "%s", _one_line(text))
 
 
 def _headers(user_agent: str, accept: str, auth: str | None) -> dict[str, str]:
@@ -826,33 +1007,114 @@ def _descriptor_digest(job: _Job, descriptor: dict[str, Any], what: str) -> str:
     return digest
 
 
-def _parse_json(job: _Job, body: bytes, what: str) -> dict[str, Any]:
+def _load_json(body: bytes) -> tuple[Any, str]:
+    """The document, or None and why it cannot be read. Never raises, whatever the bytes: strict UTF-8
+    (RFC 8259; json.loads would guess UTF-16 and UTF-32 too), nesting deeper than Python's stack
+    (RecursionError), integers longer than Python converts."""
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        doc = None
+        return json.loads(body.decode("utf-8")), ""
+    except UnicodeDecodeError as err:
+        return None, f"invalid UTF-8 at byte {err.start}"
+    except RecursionError:
+        return None, "nested too deeply"
+    except json.JSONDecodeError as err:
+        return None, f"invalid JSON at line {err.lineno}, column {err.colno}"
+    except ValueError:  # the only other one: int() refuses an integer this long
+        return None, f"a number in it has more than {sys.get_int_max_str_digits()} digits"
+
+
+def _parse_json(job: _Job, body: bytes, what: str) -> dict[str, Any]:
+    doc, problem = _load_json(body)
     if not isinstance(doc, dict):
-        job.fail(FailureKind.MALFORMED, f"registry {job.host} sent a {what} that is not a JSON object")
+        job.fail(
+            FailureKind.MALFORMED,
+            f"registry {job.host} sent {_article(what)} {what} that is not a JSON object"
+            + (f" ({problem})" if problem else ""),
+        )
     return doc
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in ("a", "e", "i", "o", "u") else "a"
+
+
+def _json_kind(value: object) -> str:
+    kinds = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return kinds.get(type(value), "number")
+
+
+def _one_line(text: str) -> str:
+    """Control characters (a registry's newline, say) escaped: a message is one line of printable text."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def _go_text(text: str) -> str:
+    return _SURROGATE_RE.sub("\ufffd", text)
+
+
+def _split_url(url: str, *, base: str = "") -> SplitResult | None:
+    """The parts of `url` (resolved against `base`), or None if it is no URL: "http://[::1", "h:port"."""
+    try:
+        parts = urlsplit(urljoin(base, url) if base else url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return None
+    return parts
+
+
+def _over(length: str, cap: int) -> bool:
+    """Whether a Content-Length value announces more than `cap` bytes (ASCII digits only)."""
+    if not length.isascii() or not length.isdigit():
+        return False
+    return len(length.lstrip("0")) > len(str(cap)) or int(length) > cap
+
+
+def _attempts(resp: _Response) -> str:
+    return "1 attempt" if resp.attempts == 1 else f"{resp.attempts} attempts"
+
+
+def _registry_of(image: str) -> str:
+    try:
+        return ImageRef.parse(image).api_host
+    except (InvalidReference, TypeError, ValueError):
+        return ""
+
+
+def _text_field(entry: Mapping[str, Any], name: str, default: str) -> str:
+    value = entry.get(name)
+    return _one_line(value[:40]) if isinstance(value, str) and value else default
+
+
+_UNKNOWN = "unknown/unknown"
 
 
 def _platform_name(entry: dict[str, Any]) -> str:
     platform = entry.get("platform") or {}
     if not isinstance(platform, dict):
-        return "unknown/unknown"
-    name = f"{platform.get('os', 'unknown')}/{platform.get('architecture', 'unknown')}"
-    return f"{name}/{platform['variant']}" if platform.get("variant") else name
+        return _UNKNOWN
+    name = f"{_text_field(platform, 'os', 'unknown')}/{_text_field(platform, 'architecture', 'unknown')}"
+    variant = _text_field(platform, "variant", "")
+    return f"{name}/{variant}" if variant else name
+
+
+def _is_image_entry(entry: object) -> bool:
+    """An index entry that names an image or another index (no mediaType: assumed so)."""
+    if not isinstance(entry, dict):
+        return False
+    media_type = entry.get("mediaType")
+    return media_type is None or (isinstance(media_type, str) and media_type in _IMAGE_TYPES)
 
 
 def _pick_platform(entries: list[Any]) -> dict[str, Any] | None:
     for entry in entries:
-        if not isinstance(entry, dict) or entry.get("mediaType") not in _INDEX_TYPES | _MANIFEST_TYPES | {
-            None
-        }:
+        if not _is_image_entry(entry):
             continue
         platform = entry.get("platform")
         if isinstance(platform, dict) and (platform.get("os"), platform.get("architecture")) == PLATFORM:
-            return entry
+            return dict(entry)
     return None
 
 
@@ -877,7 +1139,7 @@ def _retry_after(value: str, *, default: float, cap: float) -> float:
     value = value.strip()
     if not value:
         return default
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return min(float(value), cap)
     try:
         when = email.utils.parsedate_to_datetime(value)

@@ -42,6 +42,7 @@ from tests.cluster.support import FactsInspector
 from tests.kube_support import RunningFake
 from tests.registry_server import BASIC_PASSWORD, BASIC_USER, RegistryProcess, push_image
 from tests.test_registry import pull_secret
+from tests.test_registry_faults import Image, Misbehaving, serve  # noqa: F401 (serve: a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 QWEN = "amdenterpriseai/aim-qwen-qwen3-32b:0.8.5"
@@ -192,6 +193,32 @@ def test_a_transient_error_reading_a_pull_secret_is_retried_and_the_registry_nev
     assert inspect([key])[key] == InspectFailure(
         FailureKind.UNAUTHORIZED,
         "the operator may not read pull secret team/pull (403 Injected): grant it get on secrets there")
+
+
+def test_registries_that_hang_never_hold_up_a_healthy_one(
+    cluster: RunningFake, serve: Callable[[Any], Misbehaving]  # noqa: F811 (the imported fixture)
+) -> None:
+    """Issue 20, fault 1: four registries that never answer, as many as the operator's inspection
+    width, and a fifth that answers at once. Each registry has its own lanes, so the healthy model
+    gets its metadata while the others still wait for their deadline."""
+    stalled = [serve(lambda conn, request: conn.hold()) for _ in range(4)]
+    image = Image({"com.amd.aim.model.canonicalName": "acme/healthy"})
+    healthy = serve(lambda conn, request: image.answer(conn, request))
+    api = cluster.api("user")
+    for i, server in enumerate(stalled):
+        api.create(AIM_KINDS["AIMModel"], model(f"slow-{i}", f"{server.host}/x/y:1"))
+    logs = io.StringIO()
+    with running_operator(cluster, kube_inspector(cluster.api("aimcore/op")), logs=logs,
+                          max_concurrent_inspections=4):
+        wait_for(lambda: all(s.requests for s in stalled))  # every lane of the slow ones is taken
+        api.create(AIM_KINDS["AIMModel"], model("fine", f"{healthy.host}/x/y:1"))
+
+        def has_metadata() -> bool:
+            doc = cluster.fake.objects("aimmodels")[("team", "fine")]
+            return condition(doc, "ImageMetadataReady").get("status") == "True"
+
+        wait_for(has_metadata, 10)  # the stalled ones only give up after their 60 s deadline
+        assert not any(line for line in logs.getvalue().splitlines() if '"result": "unreachable"' in line)
 
 
 def _args(*argv: str) -> argparse.Namespace:
