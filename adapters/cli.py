@@ -91,7 +91,7 @@ def _reconcile(args: argparse.Namespace, out: TextIO, err: TextIO, *, once: bool
         facts, fact_problems = load_image_facts(args.images)
         problems.extend(fact_problems)
         inspector = lambda keys: {k: facts.inspect(k) for k in keys}  # noqa: E731
-        dry_runs = facts.dry_runs.get
+        dry_runs = facts.dry_run
     elif args.registry:
         inspector = registry_inspector(catalog.secret_documents)
     for note in catalog.notes:

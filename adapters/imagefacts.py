@@ -32,6 +32,13 @@ class ImageFactsFile:
         #: Normalised image -> its dryRun entry, for the simulated discovery Job runner.
         self.dry_runs = dict(dry_runs or {})
 
+    def dry_run(self, image: str) -> list[dict[str, Any]] | str | None:
+        """The image's dryRun entry (matched after normalisation, as inspections are); None without one."""
+        try:
+            return self.dry_runs.get(normalize_image(image))
+        except InvalidImageReference:
+            return None
+
     def inspect(self, request: InspectKey) -> InspectResult:
         found = self.entries.get(request.image)
         if found is not None:

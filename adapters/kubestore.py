@@ -259,9 +259,6 @@ class Store:
 
     def upsert(self, doc: Mapping[str, Any]) -> Change | None:
         """An ADDED/MODIFIED event, or an object the operator just wrote (write-through)."""
-        if doc.get("kind") in OBSERVED_KINDS:
-            self.observe(doc)
-            return None
         version = self._read_as.get(str(doc.get("kind") or ""))
         if version is not None:
             doc = {**doc, "apiVersion": version}
@@ -284,9 +281,6 @@ class Store:
     def remove(self, doc: Mapping[str, Any]) -> Change | None:
         meta = doc.get("metadata") or {}
         info_kind = str(doc.get("kind") or "")
-        if info_kind in OBSERVED_KINDS:
-            self.observe(doc, gone=True)
-            return None
         key = ObjectKey(info_kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
         with self._lock:
             before = self._objects.get(key)

@@ -21,11 +21,10 @@ from adapters.jobrunner import discovery_log
 from aimcore import discoveryjob as dj
 from aimcore import resources as r
 from aimcore.facts import InspectResult
-from aimcore.images import InvalidImageReference, normalize_image
 from aimcore.ownership import merged_with_observed
 from aimcore.snapshot import InspectKey, ObjectKey, Snapshot
 
-#: Image (normalised) -> its dryRun entry (a list of results, or a raw log), None without one.
+#: Image -> its dryRun entry (a list of results, or a raw log), None without one.
 DryRuns = Callable[[str], list[dict[str, Any]] | str | None]
 
 _UID_NAMESPACE = uuid.UUID("6f1c0a52-8a3e-4c59-9a4d-2f0e3b7d1a10")
@@ -108,7 +107,7 @@ class MemoryCluster:
         if not isinstance(template, r.AIMServiceTemplate | r.AIMClusterServiceTemplate):
             return  # its template is gone: the garbage collector would take the Job at once
         container = manifest["spec"]["template"]["spec"]["containers"][0]
-        log = discovery_log(template, self.dry_runs(_normalized(str(container.get("image") or ""))))
+        log = discovery_log(template, self.dry_runs(str(container.get("image") or "")))
         uid = stable_uid(key)
         self.jobs[key] = manifest
         self._job_observations[key] = dj.JobObservation(
@@ -202,10 +201,3 @@ class MemoryCluster:
         self._pods.pop((key.namespace, key.name), None)
         self._logs.pop((key.namespace, key.name, job.uid), None)
         self._discovery = None
-
-
-def _normalized(image: str) -> str:
-    try:
-        return normalize_image(image)
-    except InvalidImageReference:
-        return image

@@ -18,7 +18,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -37,9 +37,9 @@ from adapters.workqueue import Failures, WorkQueue
 from aimcore import resources as r
 from aimcore.discoveryjob import CONTAINER_NAME, JobObservation, template_of
 from aimcore.facts import FailureKind, InspectFailure, InspectResult
-from aimcore.images import InvalidImageReference, normalize_image
 from aimcore.plan import ApplyJob, Plan
 from aimcore.reconcile import RECONCILED_KINDS, reconcile
+from aimcore.resolution import lookup_model
 from aimcore.snapshot import DEFAULT_OPERATOR_NAMESPACE, InspectKey, ObjectKey, SecretRef
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
@@ -345,11 +345,7 @@ class Operator:
             watcher.stop()
         for watcher in self.watchers:
             watcher.join(2)
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        with self._lock:
-            lanes = list(self._lanes.values())
-        for lane in lanes:
-            lane.shutdown(wait=False, cancel_futures=True)
+        self._stop_pools(wait=False)
         if self.leader is not None:
             self.leader.stop(release=True)
 
@@ -415,6 +411,12 @@ class Operator:
             self._inflight.add(request)
         self._lane(request).submit(self._run_inspection, request)
 
+    def _stop_pools(self, *, wait: bool) -> None:
+        with self._lock:
+            pools = [self.pool, *self._lanes.values()]
+        for pool in pools:
+            pool.shutdown(wait=wait, cancel_futures=not wait)
+
     def _lane(self, request: InspectKey) -> ThreadPoolExecutor:
         try:
             host = ImageRef.parse(request.image).api_host
@@ -466,7 +468,7 @@ class Operator:
         try:
             return self._rounds(max_rounds)
         finally:
-            self.pool.shutdown(wait=True)
+            self._stop_pools(wait=True)
             if self.leader is not None:
                 self.leader.stop(release=True)
 
@@ -535,11 +537,9 @@ class Operator:
                     continue
                 self._report(plan.key, outcome)
                 wanted |= set(outcome.inspections)
-            requests = sorted(wanted)
-            for request, result in zip(
-                requests, self.pool.map(lambda q: inspect_one(self.inspector, q), requests), strict=True
-            ):
-                self.facts[request] = result
+            answers = {q: self._lane(q).submit(inspect_one, self.inspector, q) for q in sorted(wanted)}
+            for request, answer in answers.items():
+                self.facts[request] = answer.result()
             acted = sum(len(p.actions) for p in plans)
             self.log("info", "round done", round=round_, actions=acted, writes=self.writes)
             if acted == 0:
@@ -619,29 +619,21 @@ def _answers(
     if problems:
         return None
     inspector: Inspector = lambda keys: {k: facts.inspect(k) for k in keys}  # noqa: E731
-    return inspector, lambda store: facts_log_reader(facts.dry_runs, store)
+    return inspector, lambda store: facts_log_reader(facts.dry_run, store)
 
 
-def facts_log_reader(dry_runs: Mapping[str, Any], store: Store) -> LogReader:
+def facts_log_reader(dry_run: Callable[[str], Any], store: Store) -> LogReader:
     """Discovery output as `adapters.jobrunner` answers it from dryRun entries, for the Job's
-    template and its model's image (D16: the namespace model, else the cluster model)."""
+    template and its model's image (the model as the template finds it, D16)."""
 
     def read(job: JobObservation, pod: str) -> str:
         found = template_of(job.labels, job.namespace)
         template = store.get(ObjectKey(*found)) if found is not None else None
         if not isinstance(template, r.AIMServiceTemplate | r.AIMClusterServiceTemplate):
             raise ApiError(404, "NotFound", f"no template for discovery Job {job.namespace}/{job.name}")
-        name = template.spec.model_name
-        namespace = template.metadata.namespace or ""
-        model = (store.get(ObjectKey("AIMModel", namespace, name)) if namespace else None) or store.get(
-            ObjectKey("AIMClusterModel", "", name)
-        )
-        image = model.spec.image if isinstance(model, r.AIMModel | r.AIMClusterModel) else None
-        try:
-            normalized = normalize_image(image or "")
-        except InvalidImageReference:
-            normalized = ""
-        return discovery_log(template, dry_runs.get(normalized)).text
+        view = store.snapshot({}, now="", operator_namespace="")
+        model = lookup_model(template.metadata.namespace, template.spec.model_name, view)
+        return discovery_log(template, dry_run(model.spec.image or "") if model is not None else None).text
 
     return read
 

@@ -45,7 +45,6 @@ from aimcore import resources as r
 from aimcore.crds import crds
 from aimcore.discoveryjob import JobObservation, template_of
 from aimcore.facts import InspectResult
-from aimcore.images import normalize_image
 from aimcore.snapshot import InspectKey
 from tests.cluster.fixtures import GPU_NODES, NAMESPACES, KubeCluster, wait_for
 
@@ -198,7 +197,7 @@ class JobRunner:
 
     def __init__(self, api: KubeApi, facts: str | None = CATALOG_FACTS, *, hold: bool = False) -> None:
         self.api = api
-        self.dry_runs = load_image_facts(str(ROOT / facts))[0].dry_runs if facts else {}
+        self.dry_run = load_image_facts(str(ROOT / facts))[0].dry_run if facts else (lambda image: None)
         self.logs: dict[tuple[str, str], str] = {}
         self.reads: list[tuple[str, str, str]] = []
         #: While set, Jobs are left running (no Pod, no completion): a test can look at them first.
@@ -244,7 +243,7 @@ class JobRunner:
         namespace, name = meta["namespace"], meta["name"]
         pod_template = job["spec"]["template"]
         image = pod_template["spec"]["containers"][0]["image"]
-        log = discovery_log(self._template(job), self.dry_runs.get(normalize_image(image)))
+        log = discovery_log(self._template(job), self.dry_run(image))
         if log.from_spec:
             labels = {**meta.get("labels", {}), **log.labels()}
             self.api.replace(JOBS, {**job, "metadata": {**meta, "labels": labels}})
