@@ -23,10 +23,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.kubeapi import AIM_KINDS, Backoff  # noqa: E402
-from adapters.operator import JsonLog, Operator, Settings  # noqa: E402
-from tests.cluster.support import FactsInspector  # noqa: E402
-from tests.kube_support import RunningFake  # noqa: E402
+from adapters.kubeapi import AIM_KINDS, Backoff
+from adapters.operator import JsonLog, Operator, Settings
+from tests.cluster.support import FactsInspector
+from tests.kube_support import RunningFake
 
 QWEN = "amdenterpriseai/aim-qwen-qwen3-32b:0.8.5"
 
@@ -44,8 +44,8 @@ def settle_time(models: int, faulty: bool, seed: int) -> float:
                               subresource="status", name="m000")
         settings = Settings(leader_election=False, backoff=Backoff(base=0.2, cap=10.0, attempts=6),
                             identity="bench")
-        operator = Operator(cluster.api("aimcore/bench"), FactsInspector("fixtures/catalog.imagefacts"), settings,
-                            JsonLog(io.StringIO(), "info"))
+        inspector = FactsInspector("fixtures/catalog.imagefacts")
+        operator = Operator(cluster.api("aimcore/bench"), inspector, settings, JsonLog(io.StringIO(), "info"))
         stop = threading.Event()
         thread = threading.Thread(target=operator.run, args=(stop,))
         start = time.monotonic()
