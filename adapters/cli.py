@@ -18,7 +18,7 @@ import yaml
 from adapters import inspect_command
 from adapters.imagefacts import load_image_facts
 from adapters.manifests import load_catalog
-from adapters.memory import DryRuns, MemoryCluster
+from adapters.memory import DryRuns, MemoryCluster, StartFailures
 from adapters.operator import add_operator_arguments, operator_command
 from adapters.output import render
 from adapters.simulate import Inspector, final_objects, paused_gc, run, run_once
@@ -87,11 +87,13 @@ def _reconcile(args: argparse.Namespace, out: TextIO, err: TextIO, *, once: bool
     problems = list(catalog.problems)
     inspector: Inspector = _unanswered
     dry_runs: DryRuns | None = None
+    start_failures: StartFailures | None = None
     if args.images:
         facts, fact_problems = load_image_facts(args.images)
         problems.extend(fact_problems)
         inspector = lambda keys: {k: facts.inspect(k) for k in keys}  # noqa: E731
         dry_runs = facts.dry_run
+        start_failures = facts.start_failure
     elif args.registry:
         inspector = registry_inspector(catalog.secret_documents)
     for note in catalog.notes:
@@ -102,7 +104,7 @@ def _reconcile(args: argparse.Namespace, out: TextIO, err: TextIO, *, once: bool
               file=err)
     cluster = MemoryCluster(
         (obj for obj, _ in catalog.objects), now=now, operator_namespace=args.operator_namespace, gpus=gpus,
-        nodes=catalog.nodes, dry_runs=dry_runs,
+        nodes=catalog.nodes, dry_runs=dry_runs, start_failures=start_failures, kserve=not args.no_kserve,
     )
     with paused_gc():
         if once:
@@ -169,6 +171,8 @@ def _reconcile_options(parser: argparse.ArgumentParser, *, rounds: bool) -> None
     parser.add_argument("--operator-namespace", default=DEFAULT_OPERATOR_NAMESPACE, metavar="NS")
     parser.add_argument("--now", metavar="RFC3339", help="the time condition timestamps use (default: now)")
     parser.add_argument("--gpus", metavar="MODELS", help="GPU models present, comma-separated (default: any)")
+    parser.add_argument("--no-kserve", action="store_true",
+                        help="the cluster has no KServe: services wait (KServeNotInstalled)")
     if rounds:
         parser.add_argument("--max-rounds", type=_positive, default=20, metavar="N")
     parser.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")

@@ -5,6 +5,8 @@ A mapping from image reference to `{config: {Labels, Env}, digest, dryRun}` or t
 References are matched after normalisation. An image the file does not list is
 treated as not found in its registry. `dryRun` is what the image prints in dry-run mode
 (D28): a list of result objects (`dry-run --format=json`), or a string taken as the raw log.
+`startFailure` says why the image's server does not start (the simulated InferenceService then
+stays not Ready with that message); without it the server starts.
 """
 
 from __future__ import annotations
@@ -26,16 +28,26 @@ class ImageFactsFile:
     def __init__(
         self, entries: Mapping[str, InspectResult], source: str,
         dry_runs: Mapping[str, list[dict[str, Any]] | str] | None = None,
+        start_failures: Mapping[str, str] | None = None,
     ) -> None:
         self.entries = dict(entries)
         self.source = source
         #: Normalised image -> its dryRun entry, for the simulated discovery Job runner.
         self.dry_runs = dict(dry_runs or {})
+        #: Normalised image -> why its server does not start, for the simulated KServe.
+        self.start_failures = dict(start_failures or {})
 
     def dry_run(self, image: str) -> list[dict[str, Any]] | str | None:
         """The image's dryRun entry (matched after normalisation, as inspections are); None without one."""
         try:
             return self.dry_runs.get(normalize_image(image))
+        except InvalidImageReference:
+            return None
+
+    def start_failure(self, image: str) -> str | None:
+        """Why the image's server does not start (its startFailure); None when it starts."""
+        try:
+            return self.start_failures.get(normalize_image(image))
         except InvalidImageReference:
             return None
 
@@ -56,6 +68,7 @@ def load_image_facts(path: str) -> tuple[ImageFactsFile, list[Located]]:
     problems: list[Located] = []
     entries: dict[str, InspectResult] = {}
     dry_runs: dict[str, list[dict[str, Any]] | str] = {}
+    start_failures: dict[str, str] = {}
     file = FsPath(path)
     if not file.is_file():
         return ImageFactsFile({}, path), [Located(path, 0, "", "no such file")]
@@ -91,15 +104,24 @@ def load_image_facts(path: str) -> tuple[ImageFactsFile, list[Located]]:
                     problems.append(Located(path, doc.line_of((ref, "dryRun")), f"{ref}.dryRun",
                                             "must be a list of dry-run result objects, or a string "
                                             "(the raw log)"))
-    return ImageFactsFile(entries, path, dry_runs), problems
+            if isinstance(entry, dict) and "startFailure" in entry:
+                failure = entry["startFailure"]
+                if isinstance(failure, str) and failure.strip():
+                    start_failures[key] = failure.strip()
+                else:
+                    problems.append(Located(
+                        path, doc.line_of((ref, "startFailure")), f"{ref}.startFailure",
+                        "must be a non-empty string: why the image's server does not start"))
+    return ImageFactsFile(entries, path, dry_runs, start_failures), problems
 
 
 def _entry(ref: str, entry: Any) -> tuple[InspectResult | None, str]:
     if not isinstance(entry, dict):
         return None, "must be a mapping with config (and optionally digest), or error"
-    unknown = sorted(set(entry) - {"config", "digest", "error", "dryRun"})
+    unknown = sorted(set(entry) - {"config", "digest", "error", "dryRun", "startFailure"})
     if unknown:
-        return None, f"unknown key(s) {', '.join(unknown)}: expected config, digest, dryRun or error"
+        return None, (f"unknown key(s) {', '.join(unknown)}: expected config, digest, dryRun, startFailure "
+                      "or error")
     if "error" in entry:
         kind = ERRORS.get(str(entry["error"]))
         if kind is None:

@@ -38,6 +38,9 @@ class KindInfo:
     namespaced: bool
     #: A label selector lists and watches are narrowed to (None: every object of the kind).
     selector: str | None = None
+    #: Another project's kind whose CRD a cluster may lack (KServe's, the Gateway API's): its
+    #: absence is observed and reported, never a failure of the operator.
+    optional: bool = False
 
     @property
     def api_version(self) -> str:
@@ -84,10 +87,18 @@ PODS = KindInfo("Pod", "", "v1", "pods", True)
 #: Job's pod template sets): the operator never sees, nor keeps, anyone else's.
 DISCOVERY_JOBS = attrs.evolve(JOBS, selector=",".join(f"{k}={v}" for k, v in sorted(JOB_SELECTOR.items())))
 DISCOVERY_PODS = attrs.evolve(PODS, selector=LABEL_TEMPLATE)
+#: The workloads services own (D29), only those labelled with their service: nobody else's.
+INFERENCE_SERVICES = KindInfo("InferenceService", "serving.kserve.io", "v1beta1", "inferenceservices", True,
+                              selector=f"{r.GROUP}/service.name", optional=True)
+HTTP_ROUTES = KindInfo("HTTPRoute", "gateway.networking.k8s.io", "v1", "httproutes", True,
+                       selector=f"{r.GROUP}/service.name", optional=True)
 #: Everything the operator watches.
 WATCHED: Mapping[str, KindInfo] = {**AIM_KINDS, "Secret": SECRETS}
-#: And what it observes for the template reconciler.
-OBSERVED: Mapping[str, KindInfo] = {"Node": NODES, "Job": DISCOVERY_JOBS, "Pod": DISCOVERY_PODS}
+#: And what it observes for the template reconciler and for services.
+OBSERVED: Mapping[str, KindInfo] = {
+    "Node": NODES, "Job": DISCOVERY_JOBS, "Pod": DISCOVERY_PODS,
+    "InferenceService": INFERENCE_SERVICES, "HTTPRoute": HTTP_ROUTES,
+}
 
 
 @attrs.frozen
@@ -107,6 +118,8 @@ class ApiError(Exception):
         too_large = "request is too large" in self.message or "ResourceExhausted" in self.message
         if self.status >= 500 and too_large:
             return False
+        if self.status == 409 and self.reason == "AlreadyExists":
+            return False  # a create that found someone else's object: it stays there
         return self.status in (0, 409, 429) or self.status >= 500
 
     def __str__(self) -> str:

@@ -22,18 +22,21 @@ from typing import Any
 import attrs
 
 from adapters.dependents import Change
-from adapters.kubeapi import JOBS, WATCHED, ApiError, Backoff, KindInfo, KubeApi, with_retries
+from adapters.kubeapi import JOBS, OBSERVED, WATCHED, ApiError, Backoff, KindInfo, KubeApi, with_retries
 from adapters.kubestore import Store
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.ownership import needs_apply
-from aimcore.plan import Apply, ApplyJob, Delete, Inspect, Plan, UpdateStatus
+from aimcore.plan import Apply, ApplyManifest, Delete, Inspect, Plan, UpdateStatus
 from aimcore.snapshot import InspectKey, ObjectKey
 from aimcore.status import Component, condition, find
 
 DEPENDENCIES_REACHABLE = "DependenciesReachable"
 _SERVER_OWNED = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
                  "deletionTimestamp", "deletionGracePeriodSeconds")
+
+
+_HEALTHY = (r.Status.READY, r.TemplateStatus.READY, r.ServiceStatus.RUNNING)
 
 
 class NotLeader(Exception):
@@ -84,8 +87,11 @@ def with_failure_condition(status: Any, failures: list[Failure], now: str) -> An
     reported = condition(old, unreachable, now, generation)
     kept = tuple(c for c in status.conditions or () if c.type != DEPENDENCIES_REACHABLE)
     changes: dict[str, Any] = {"conditions": (*kept, reported)}
-    if getattr(status, "status", None) is not r.Status.READY and hasattr(status, "status"):
-        changes["status"] = r.Status.DEGRADED
+    current = getattr(status, "status", None)
+    if hasattr(status, "status") and current not in _HEALTHY:
+        kinds = (r.Status, r.TemplateStatus, r.ServiceStatus)
+        words = type(current) if isinstance(current, kinds) else r.Status
+        changes["status"] = words["DEGRADED"]
     return attrs.evolve(status, **changes)
 
 
@@ -127,9 +133,9 @@ class Executor:
                 status_action = action
             elif isinstance(action, Apply):
                 self._attempt(outcome, "apply", action.key, functools.partial(self._apply, action, outcome))
-            elif isinstance(action, ApplyJob):
-                job = functools.partial(self._apply_job, action, outcome)
-                self._attempt(outcome, "apply", action.key, job)
+            elif isinstance(action, ApplyManifest):
+                write = self._apply_job if action.key.kind == "Job" else self._apply_workload
+                self._attempt(outcome, "apply", action.key, functools.partial(write, action, outcome))
             elif isinstance(action, Delete):
                 self._attempt(outcome, "delete", action.key, functools.partial(self._delete, action, outcome))
         status = status_action.status if status_action is not None else None
@@ -165,12 +171,26 @@ class Executor:
         outcome.writes.append(("apply", action.key))
         self._write_through(answer, action.key.kind, outcome)
 
-    def _apply_job(self, action: ApplyJob, outcome: Outcome) -> None:
+    def _apply_job(self, action: ApplyManifest, outcome: Outcome) -> None:
         """A discovery Job (D25): applied once; the core plans it only while none is observed."""
         self._guard()
         answer = self._retry(lambda: self.api.apply(JOBS, action.manifest))
         outcome.writes.append(("apply", action.key))
         self.store.observe({**answer, "kind": "Job"})
+
+    def _apply_workload(self, action: ApplyManifest, outcome: Outcome) -> None:
+        """An InferenceService or HTTPRoute (D29): created when none is observed, so that someone
+        else's object of the name is never taken over (AlreadyExists is reported, not retried);
+        then kept up to date by server-side apply."""
+        info = OBSERVED[action.key.kind]
+        observed = self.store.workload(action.key)
+        self._guard()
+        if observed is None:
+            answer = self._retry(lambda: self.api.create(info, action.manifest))
+        else:
+            answer = self._retry(lambda: self.api.apply(info, action.manifest))
+        outcome.writes.append(("apply", action.key))
+        self.store.observe({**answer, "kind": action.key.kind})
 
     def _owner_exists(self, obj: r.Resource) -> bool:
         """Read the controller owner live before creating a child: watches of different kinds

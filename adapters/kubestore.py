@@ -31,6 +31,7 @@ from aimcore.facts import InspectResult
 from aimcore.gpus import GpuInventory, gpu_inventory
 from aimcore.snapshot import InspectKey, ObjectKey, Snapshot
 from aimcore.validation import check_document
+from aimcore.workloads import Workloads
 
 Log = Callable[..., None]
 
@@ -62,8 +63,12 @@ def _newer(incoming: str | None, stored: str | None) -> bool:
     return incoming != stored
 
 
-#: Kinds the store keeps as observations for the template reconciler, not as AIM objects.
-OBSERVED_KINDS = ("Node", "Job", "Pod")
+#: Kinds the store keeps as observations for the template reconciler and for services, not as
+#: AIM objects.
+WORKLOAD_KINDS = ("InferenceService", "HTTPRoute")
+OBSERVED_KINDS = ("Node", "Job", "Pod", *WORKLOAD_KINDS)
+#: What the core reads of a workload (D29): its identity, labels, annotations, owners, spec, status.
+_WORKLOAD_META = ("name", "namespace", "uid", "generation", "labels", "annotations", "ownerReferences")
 
 
 @attrs.frozen
@@ -75,6 +80,10 @@ class Observed:
     template: ObjectKey | None = None
     job: ObjectKey | None = None
     inventory: tuple[GpuInventory, GpuInventory] | None = None
+    #: The AIMService that owns an InferenceService or HTTPRoute.
+    service: ObjectKey | None = None
+    #: A workload kind's CRD appeared or went: every service reads whether it is served.
+    every_service: bool = False
 
 
 def _conditions(doc: Mapping[str, Any]) -> tuple[JobCondition, ...]:
@@ -156,6 +165,11 @@ class Store:
         #: Set once the Nodes were listed: until then no inventory is known (None, not empty).
         self._nodes_listed = False
         self._inventory: GpuInventory | None = None
+        #: InferenceServices and HTTPRoutes by key, trimmed to what the core reads, and the
+        #: workload kinds whose CRDs the API server does not serve.
+        self._workloads: dict[ObjectKey, Mapping[str, Any]] = {}
+        self._unserved: set[str] = set()
+        self._workload_view: Workloads | None = None
         #: What snapshots get of them, rebuilt only after one of them changed (not per reconcile).
         self._observed: tuple[Mapping[str, Mapping[str, str]] | None, DiscoveryObservation] | None = None
 
@@ -179,6 +193,8 @@ class Store:
         with self._lock:
             if kind == "Node":
                 return self._observe_node(key.name, None if gone else dict(meta.get("labels") or {}))
+            if kind in WORKLOAD_KINDS:
+                return self._observe_workload(key, doc, gone)
             self._observed = None
             labels: Mapping[str, str] = meta.get("labels") or {}
             job_key: ObjectKey | None
@@ -214,6 +230,52 @@ class Store:
             self._nodes[name] = labels
         self._inventory = gpu_inventory(self._nodes.items())
         return Observed(inventory=(before, self._inventory)) if before != self._inventory else Observed()
+
+    def _observe_workload(self, key: ObjectKey, doc: Mapping[str, Any], gone: bool) -> Observed:
+        self._workload_view = None
+        if gone:
+            self._workloads.pop(key, None)
+        else:
+            meta = doc.get("metadata") or {}
+            self._workloads[key] = {
+                "apiVersion": doc.get("apiVersion"), "kind": key.kind,
+                "metadata": {k: meta[k] for k in _WORKLOAD_META if k in meta},
+                "spec": doc.get("spec") or {}, "status": doc.get("status") or {},
+            }
+        owner = next((ref for ref in (doc.get("metadata") or {}).get("ownerReferences") or ()
+                      if ref.get("controller") and ref.get("kind") == "AIMService"), None)
+        return Observed(service=ObjectKey("AIMService", key.namespace, str(owner["name"])) if owner else None)
+
+    def workload(self, key: ObjectKey) -> Mapping[str, Any] | None:
+        with self._lock:
+            return self._workloads.get(key)
+
+    def set_served(self, kind: str, served: bool) -> bool:
+        """Record whether a workload kind's CRD is served; True when that changed."""
+        with self._lock:
+            if (kind not in self._unserved) == served:
+                return False
+            if served:
+                self._unserved.discard(kind)
+            else:
+                self._unserved.add(kind)
+                self._workloads = {k: v for k, v in self._workloads.items() if k.kind != kind}
+            self._workload_view = None
+            return True
+
+    def workloads(self) -> Workloads:
+        """The workloads as snapshots get them, rebuilt only after one changed."""
+        with self._lock:
+            if self._workload_view is None:
+                by_kind: dict[str, dict[tuple[str, str], Mapping[str, Any]]] = {k: {} for k in WORKLOAD_KINDS}
+                for key, doc in self._workloads.items():
+                    by_kind[key.kind][(key.namespace, key.name)] = doc
+                self._workload_view = Workloads(
+                    inference_services=by_kind["InferenceService"], http_routes=by_kind["HTTPRoute"],
+                    kserve_installed="InferenceService" not in self._unserved,
+                    gateway_api_installed="HTTPRoute" not in self._unserved,
+                )
+            return self._workload_view
 
     def job(self, key: ObjectKey) -> JobObservation | None:
         with self._lock:
@@ -336,12 +398,18 @@ class Store:
             meta = doc.get("metadata") or {}
             seen.add(ObjectKey(info.kind, str(meta.get("namespace") or ""), str(meta.get("name") or "")))
         with self._lock:
-            table: dict[ObjectKey, Any] = self._jobs if info.kind == "Job" else self._pods
-            gone = [
-                {"kind": k.kind, "metadata": {"name": k.name, "namespace": k.namespace,
-                                              "labels": dict(table[k].labels)}}
-                for k in table if k not in seen and namespace in (None, k.namespace)
-            ]
+            if info.kind in WORKLOAD_KINDS:
+                gone = [dict(doc) for k, doc in self._workloads.items()
+                        if k.kind == info.kind and k not in seen and namespace in (None, k.namespace)]
+            else:
+                table: Mapping[ObjectKey, JobObservation | PodObservation] = (
+                    self._jobs if info.kind == "Job" else self._pods
+                )
+                gone = [
+                    {"kind": k.kind, "metadata": {"name": k.name, "namespace": k.namespace,
+                                                  "labels": dict(table[k].labels)}}
+                    for k in table if k not in seen and namespace in (None, k.namespace)
+                ]
         found.extend(self.observe(doc, gone=True) for doc in gone)
         return found
 
@@ -378,6 +446,7 @@ class Store:
             self._indexed = indexed
             self._pending = {}
         nodes, discovery = self.observed()
+        workloads = self.workloads()
         return attrs.evolve(
             indexed,
             image_facts=dict(facts),
@@ -386,6 +455,7 @@ class Store:
             gpus=frozenset(gpus) if gpus is not None else None,
             nodes=nodes,
             discovery=discovery,
+            workloads=workloads,
         )
 
 
@@ -408,6 +478,7 @@ class Watcher:
         watch_timeout: int = 300,
         log: Log | None = None,
         on_observed: Callable[[list[Observed]], None] | None = None,
+        absent_recheck: float = 30.0,
     ) -> None:
         self.api = api
         self.info = info
@@ -415,6 +486,8 @@ class Watcher:
         self.on_change = on_change
         self.on_observed = on_observed or (lambda observed: None)
         self.observing = info.kind in OBSERVED_KINDS
+        #: Seconds between lists of an optional kind that is not served, to notice its CRD arrive.
+        self.absent_recheck = absent_recheck
         self.namespace = namespace
         self.backoff = backoff or Backoff()
         self.watch_timeout = watch_timeout
@@ -451,6 +524,14 @@ class Watcher:
             except Exception as err:  # ApiError, or a bug downstream: re-list rather than die
                 if self._stop.is_set():
                     return
+                if isinstance(err, ApiError) and err.status == 404 and self.info.optional:
+                    if self.store.set_served(self.info.kind, False):
+                        self.log("warning", "kind not served: its CRD is not installed; services say so",
+                                 kind=self.info.kind, api_version=self.info.api_version)
+                        self.on_observed([Observed(every_service=True)])
+                    self.synced.set()
+                    self._stop.wait(self.absent_recheck)
+                    continue
                 if isinstance(err, ApiError) and err.status == 404:
                     self.log("error", "kind not served: are the CRDs installed? (aimcore crds | kubectl "
                              "apply -f -)", kind=self.info.kind, error=str(err))
@@ -463,6 +544,9 @@ class Watcher:
     def _list(self) -> str:
         items, version = self.api.list(self.info, self.namespace)
         self.lists += 1
+        if self.info.optional and self.store.set_served(self.info.kind, True):
+            self.log("info", "kind served: its CRD is installed", kind=self.info.kind)
+            self.on_observed([Observed(every_service=True)])
         if self.observing:
             self.on_observed(self.store.replace_observed(self.info, items, self.namespace))
         else:

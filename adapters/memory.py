@@ -6,6 +6,11 @@ collects children through ownerReferences, and plays the Job runner (D28): a
 discovery Job finishes as soon as it is applied, its Pod printing what the image's
 dryRun entry says (`adapters.jobrunner`). Templates get their status from the same
 core reconciler as in the operator; Nodes are given, never changed.
+
+It plays KServe and a Gateway too: an InferenceService becomes Ready one round after it
+exists (or says why it is not, for an image the image facts say fails to start), and an
+HTTPRoute is accepted one round after it exists. Without KServe (`kserve=False`) the
+InferenceService CRD is not served and nothing of the kind can be created.
 """
 
 from __future__ import annotations
@@ -23,9 +28,14 @@ from aimcore import resources as r
 from aimcore.facts import InspectResult
 from aimcore.ownership import merged_with_observed
 from aimcore.snapshot import InspectKey, ObjectKey, Snapshot
+from aimcore.workloads import Workloads
 
 #: Image -> its dryRun entry (a list of results, or a raw log), None without one.
 DryRuns = Callable[[str], list[dict[str, Any]] | str | None]
+#: Image -> why its server does not start (the image facts' startFailure), None when it starts.
+StartFailures = Callable[[str], str | None]
+
+WORKLOAD_KINDS = ("InferenceService", "HTTPRoute")
 
 _UID_NAMESPACE = uuid.UUID("6f1c0a52-8a3e-4c59-9a4d-2f0e3b7d1a10")
 
@@ -47,6 +57,8 @@ class MemoryCluster:
         gpus: Iterable[str] | None = None,
         nodes: Mapping[str, Mapping[str, str]] | None = None,
         dry_runs: DryRuns | None = None,
+        start_failures: StartFailures | None = None,
+        kserve: bool = True,
     ) -> None:
         self.now = now
         self.operator_namespace = operator_namespace
@@ -54,6 +66,10 @@ class MemoryCluster:
         #: Node name -> labels; None when the inputs had no Node (then `gpus` decides).
         self.nodes = {name: dict(labels) for name, labels in nodes.items()} if nodes is not None else None
         self.dry_runs: DryRuns = dry_runs or (lambda image: None)
+        self.start_failures: StartFailures = start_failures or (lambda image: None)
+        self.kserve = kserve
+        #: InferenceServices and HTTPRoutes by key, as an API server would hold them.
+        self.workloads: dict[ObjectKey, dict[str, Any]] = {}
         self.objects: dict[ObjectKey, r.Resource] = {}
         self.facts: dict[InspectKey, InspectResult] = {}
         #: Discovery Jobs by key, with the manifest applied, and what the runner observed of them.
@@ -63,6 +79,8 @@ class MemoryCluster:
         self._logs: dict[tuple[str, str, str], str] = {}
         self._discovery: dj.DiscoveryObservation | None = None
         self._touched: set[ObjectKey] = set()
+        #: Workloads applied since KServe and the Gateway last acted.
+        self._waiting: set[ObjectKey] = set()
         self._version = 0
         self._changes: list[Change] = []
         # Admitted in key order, so resourceVersions do not depend on the order of the inputs.
@@ -78,7 +96,84 @@ class MemoryCluster:
             gpus=self.gpus,
             nodes=self.nodes,
             discovery=self.discovery(),
+            workloads=self.observed_workloads(),
         )
+
+    def observed_workloads(self) -> Workloads:
+        by_kind: dict[str, dict[tuple[str, str], Mapping[str, Any]]] = {kind: {} for kind in WORKLOAD_KINDS}
+        for key, doc in self.workloads.items():
+            by_kind[key.kind][(key.namespace, key.name)] = doc
+        return Workloads(
+            inference_services=by_kind["InferenceService"], http_routes=by_kind["HTTPRoute"],
+            kserve_installed=self.kserve,
+        )
+
+    def apply_manifest(self, manifest: Mapping[str, Any]) -> None:
+        """A Job runs at once (`apply_job`); an InferenceService or HTTPRoute is stored as an API
+        server would after a server-side apply: labels and annotations merged, spec replaced."""
+        kind = str(manifest.get("kind"))
+        if kind == "Job":
+            self.apply_job(manifest)
+            return
+        if kind == "InferenceService" and not self.kserve:
+            return  # the kind is not served: an API server answers 404
+        meta = manifest["metadata"]
+        key = ObjectKey(kind, str(meta.get("namespace") or ""), str(meta["name"]))
+        owners = {ref.get("uid") for ref in meta.get("ownerReferences") or ()}
+        if not any(o.metadata.uid in owners for o in self.objects.values()):
+            return  # its owner is gone: the garbage collector would take it at once
+        observed = self.workloads.get(key)
+        old_meta: Mapping[str, Any] = observed["metadata"] if observed else {}
+        changed = observed is None or observed.get("spec") != manifest.get("spec")
+        generation = int(old_meta.get("generation") or 0) + (1 if changed else 0)
+        merged = {
+            field: {**(old_meta.get(field) or {}), **(meta.get(field) or {})} for field in ("labels", "annotations")
+        }
+        doc = {
+            **dict(manifest),
+            "metadata": {
+                **dict(meta),
+                **{field: value for field, value in merged.items() if value},
+                "uid": old_meta.get("uid") or stable_uid(key),
+                "generation": generation,
+                "resourceVersion": self._next_version(),
+                "creationTimestamp": old_meta.get("creationTimestamp") or self.now,
+            },
+        }
+        if observed is not None and "status" in observed and not changed:
+            doc["status"] = observed["status"]
+        self.workloads[key] = doc
+        if changed:
+            self._waiting.add(key)
+
+    def _play_controllers(self) -> None:
+        """KServe and the Gateway act on what was applied in an earlier round."""
+        for key in sorted(self._waiting):
+            doc = self.workloads.get(key)
+            if doc is None:
+                continue
+            if key.kind == "InferenceService":
+                doc["status"] = self._inference_service_status(doc)
+            else:
+                doc["status"] = _accepted(doc)
+            doc["metadata"]["resourceVersion"] = self._next_version()
+            self._touched.update(self._owners(doc))
+        self._waiting.clear()
+
+    def _inference_service_status(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        containers: list[dict[str, Any]] = doc["spec"]["predictor"].get("containers") or [{}]
+        failure = self.start_failures(str(containers[0].get("image") or ""))
+        generation = doc["metadata"]["generation"]
+        if failure is None:
+            ready = {"type": "Ready", "status": "True", "lastTransitionTime": self.now}
+        else:
+            ready = {"type": "Ready", "status": "False", "reason": "StartFailed", "message": failure,
+                     "lastTransitionTime": self.now}
+        return {"observedGeneration": generation, "conditions": [ready]}
+
+    def _owners(self, doc: Mapping[str, Any]) -> list[ObjectKey]:
+        uids = {ref.get("uid") for ref in doc["metadata"].get("ownerReferences") or ()}
+        return [key for key, obj in self.objects.items() if obj.metadata.uid in uids]
 
     def discovery(self) -> dj.DiscoveryObservation:
         """The discovery Jobs, their Pods and logs, as the operator's store would report them."""
@@ -91,7 +186,10 @@ class MemoryCluster:
         return self._discovery
 
     def take_touched(self) -> set[ObjectKey]:
-        """Templates whose discovery Jobs changed since the last call (what Job watches enqueue)."""
+        """The objects whose Jobs or workloads changed since the last call (what the watches of
+        Jobs, InferenceServices and HTTPRoutes enqueue), once KServe and the Gateway have acted
+        on what was applied since the last call."""
+        self._play_controllers()
         touched, self._touched = self._touched, set()
         return touched
 
@@ -188,6 +286,12 @@ class MemoryCluster:
         ]
         for orphan in orphans:
             gone.extend(self.delete(orphan, None))
+        owned = [k for k, doc in self.workloads.items()
+                 if obj.metadata.uid in {r.get("uid") for r in doc["metadata"].get("ownerReferences") or ()}]
+        for workload in owned:
+            del self.workloads[workload]
+            self._waiting.discard(workload)
+            gone.append(workload)
         for job_key in [
             k for k, job in self.jobs.items()
             if any(ref.get("uid") == obj.metadata.uid for ref in job["metadata"].get("ownerReferences") or ())
@@ -201,3 +305,17 @@ class MemoryCluster:
         self._pods.pop((key.namespace, key.name), None)
         self._logs.pop((key.namespace, key.name, job.uid), None)
         self._discovery = None
+
+
+def _accepted(route: Mapping[str, Any]) -> dict[str, Any]:
+    """The Gateway's answer: every parent accepts the route and resolves its backend."""
+    generation = route["metadata"]["generation"]
+    parents = []
+    for ref in route["spec"].get("parentRefs") or ():
+        conditions = [
+            {"type": kind, "status": "True", "reason": kind, "observedGeneration": generation}
+            for kind in ("Accepted", "ResolvedRefs")
+        ]
+        parents.append({"parentRef": dict(ref), "controllerName": "aimcore.simulate/gateway",
+                        "conditions": conditions})
+    return {"parents": parents}

@@ -37,7 +37,7 @@ from adapters.workqueue import Failures, WorkQueue
 from aimcore import resources as r
 from aimcore.discoveryjob import CONTAINER_NAME, JobObservation, template_of
 from aimcore.facts import FailureKind, InspectFailure, InspectResult
-from aimcore.plan import ApplyJob, Plan
+from aimcore.plan import ApplyManifest, Plan
 from aimcore.reconcile import RECONCILED_KINDS, reconcile
 from aimcore.resolution import lookup_model
 from aimcore.snapshot import DEFAULT_OPERATOR_NAMESPACE, InspectKey, ObjectKey, SecretRef
@@ -97,6 +97,8 @@ class Settings:
     #: The version models are read in. Both versions share one schema in aimcore's CRDs, so an
     #: object's apiVersion is the reader's choice: v1alpha2 gives every model its profiles (D23).
     models_api_version: str = "v1alpha1"
+    #: Seconds between checks whether a missing InferenceService or HTTPRoute CRD was installed.
+    absent_recheck: float = 30.0
 
 
 def _unreadable_secret(ref: SecretRef, err: ApiError) -> InspectFailure:
@@ -201,7 +203,8 @@ class Operator:
         self.reconciles = 0
         self.watchers = [
             Watcher(api, info, self.store, self.on_change, namespace=ns, backoff=settings.backoff,
-                    watch_timeout=settings.watch_timeout, log=log, on_observed=self.on_observed)
+                    watch_timeout=settings.watch_timeout, log=log, on_observed=self.on_observed,
+                    absent_recheck=settings.absent_recheck)
             for info, ns in self._scopes()
         ]
 
@@ -238,12 +241,17 @@ class Operator:
             self.queue.add(key)
 
     def on_observed(self, observed: list[Observed]) -> None:
-        """Node, Job and Pod events: the templates they reach, and discovery logs to read."""
+        """Node, Job, Pod and workload events: the templates and services they reach, and discovery
+        logs to read."""
         keys: set[ObjectKey] = set()
         jobs: set[ObjectKey] = set()
         for seen in observed:
             if seen.template is not None:
                 keys.add(seen.template)
+            if seen.service is not None:
+                keys.add(seen.service)
+            if seen.every_service:
+                keys.update(k for k in self.store.all_keys() if k.kind == "AIMService")
             if seen.job is not None:
                 jobs.add(seen.job)
             if seen.inventory is not None:
@@ -506,7 +514,15 @@ class Operator:
         for round_ in range(1, max_rounds + 1):
             try:
                 for info, ns in self._scopes():
-                    items, version = self.api.list(info, ns)
+                    try:
+                        items, version = self.api.list(info, ns)
+                    except ApiError as err:
+                        if not (info.optional and err.status == 404):
+                            raise
+                        self.store.set_served(info.kind, False)
+                        continue
+                    if info.optional:
+                        self.store.set_served(info.kind, True)
                     if info.kind in OBSERVED:
                         self.store.replace_observed(info, items, ns)
                     else:
@@ -529,7 +545,9 @@ class Operator:
                     jobs_applied = False
                 plan = reconcile(key, snapshot)
                 plans.append(plan)
-                jobs_applied = jobs_applied or any(isinstance(a, ApplyJob) for a in plan.actions)
+                jobs_applied = jobs_applied or any(
+                    isinstance(a, ApplyManifest) and a.key.kind == "Job" for a in plan.actions
+                )
                 try:
                     outcome = self._once_executor.execute(plan, now)
                 except (ApiError, NotLeader) as err:

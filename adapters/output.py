@@ -35,6 +35,29 @@ def _reason(obj: dict[str, Any]) -> str:
     return ""
 
 
+def _state(obj: dict[str, Any]) -> tuple[str, str]:
+    """The status column and the reason. KServe's and the Gateway API's objects have no status word:
+    an InferenceService shows its Ready condition, an HTTPRoute whether its parents accepted it."""
+    status = obj.get("status") or {}
+    if obj.get("kind") == "InferenceService":
+        ready = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), None)
+        if ready is None:
+            return "-", ""
+        if ready.get("status") == "True":
+            return "Ready", ""
+        return "NotReady", ": ".join(str(ready[k]) for k in ("reason", "message") if ready.get(k))
+    if obj.get("kind") == "HTTPRoute":
+        parents = status.get("parents") or ()
+        accepted = [
+            any(c.get("type") == "Accepted" and c.get("status") == "True" for c in p.get("conditions") or ())
+            for p in parents
+        ]
+        if not parents:
+            return "-", ""
+        return ("Accepted", "") if all(accepted) else ("NotAccepted", "")
+    return str(status.get("status") or "-"), _reason(obj)
+
+
 def table(report: dict[str, Any]) -> str:
     """One row per object: kind, namespace/name, status, and why when it is not Ready."""
     rows = [("KIND", "NAME", "STATUS", "REASON")]
@@ -43,8 +66,7 @@ def table(report: dict[str, Any]) -> str:
         name = (
             f"{meta['namespace']}/{meta.get('name', '')}" if meta.get("namespace") else meta.get("name", "")
         )
-        status = (obj.get("status") or {}).get("status", "")
-        rows.append((obj.get("kind", ""), name, status or "-", _reason(obj)))
+        rows.append((obj.get("kind", ""), name, *_state(obj)))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [
         "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3] for row in rows

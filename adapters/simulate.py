@@ -14,7 +14,7 @@ from adapters.memory import MemoryCluster
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.facts import InspectResult
-from aimcore.plan import Apply, ApplyJob, Delete, Inspect, Plan, UpdateStatus, verb
+from aimcore.plan import Apply, ApplyManifest, Delete, Inspect, Plan, UpdateStatus, verb
 from aimcore.reconcile import reconcile, reconcile_all
 from aimcore.snapshot import InspectKey, ObjectKey
 
@@ -120,7 +120,7 @@ def run_once(cluster: MemoryCluster, inspector: Inspector) -> Outcome:
 
 
 def _subject(plan: Plan, action: Any) -> ObjectKey:
-    if isinstance(action, Apply | ApplyJob | Delete | UpdateStatus):
+    if isinstance(action, Apply | ApplyManifest | Delete | UpdateStatus):
         return action.key
     return plan.key
 
@@ -129,8 +129,8 @@ def execute_action(cluster: MemoryCluster, action: Any, wanted: list[InspectKey]
     """Carry one action out in the cluster; an inspection is collected in `wanted` for later."""
     if isinstance(action, Apply):
         cluster.apply(action.obj)
-    elif isinstance(action, ApplyJob):
-        cluster.apply_job(action.manifest)
+    elif isinstance(action, ApplyManifest):
+        cluster.apply_manifest(action.manifest)
     elif isinstance(action, Delete):
         cluster.delete(action.key, action.uid)
     elif isinstance(action, UpdateStatus):
@@ -140,5 +140,10 @@ def execute_action(cluster: MemoryCluster, action: Any, wanted: list[InspectKey]
 
 
 def final_objects(cluster: MemoryCluster) -> list[dict[str, Any]]:
-    """The whole state, sorted by kind, namespace, name; Secrets are never shown."""
-    return [codec.dump(obj) for key, obj in sorted(cluster.objects.items()) if not isinstance(obj, r.Secret)]
+    """The whole state, sorted by kind, namespace, name: the AIM objects with the InferenceServices
+    and HTTPRoutes; Secrets are never shown."""
+    shown: list[tuple[ObjectKey, dict[str, Any]]] = [
+        (key, codec.dump(obj)) for key, obj in cluster.objects.items() if not isinstance(obj, r.Secret)
+    ]
+    shown.extend((key, dict(doc)) for key, doc in cluster.workloads.items())
+    return [doc for _, doc in sorted(shown, key=lambda item: item[0])]

@@ -635,8 +635,11 @@ def observed_health(
         if reason == "InternalError" and event.get("type") == "Warning" and not transient:
             return Component(INFERENCE_SERVICE_READY, r.Status.FAILED, "InternalError", message)
     conditions = (inference_service.get("status") or {}).get("conditions") or ()
-    if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+    ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+    if ready is not None and ready.get("status") == "True":
         return Component(INFERENCE_SERVICE_READY, r.Status.READY, "RuntimeReady", "InferenceService is ready")
+    why = ": ".join(str(ready.get(k)) for k in ("reason", "message") if ready.get(k)) if ready else ""
     return Component(
-        INFERENCE_SERVICE_READY, r.Status.PROGRESSING, "CreatingRuntime", "InferenceService is not ready"
+        INFERENCE_SERVICE_READY, r.Status.PROGRESSING, "CreatingRuntime",
+        f"InferenceService is not ready: {why}" if why else "InferenceService is not ready",
     )

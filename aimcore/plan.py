@@ -45,8 +45,10 @@ class Inspect:
 
 
 @attrs.frozen
-class ApplyJob:
-    """Create a discovery Job (a batch/v1 manifest, D25): it runs the model image in dry-run mode."""
+class ApplyManifest:
+    """Create or update an object of a kind the core does not type (a discovery Job, D25; an
+    InferenceService or HTTPRoute, D29), given as its whole manifest. The core plans it only
+    when the observed object lacks what the manifest says."""
 
     manifest: Mapping[str, Any]
     reason: str
@@ -54,7 +56,7 @@ class ApplyJob:
     @property
     def key(self) -> ObjectKey:
         meta = self.manifest["metadata"]
-        return ObjectKey("Job", str(meta["namespace"]), str(meta["name"]))
+        return ObjectKey(str(self.manifest["kind"]), str(meta.get("namespace") or ""), str(meta["name"]))
 
 
 @attrs.frozen
@@ -63,7 +65,7 @@ class UpdateStatus:
     status: Any
 
 
-Action = Apply | ApplyJob | Delete | Inspect | UpdateStatus
+Action = Apply | ApplyManifest | Delete | Inspect | UpdateStatus
 
 
 @attrs.frozen
@@ -87,7 +89,7 @@ class Plan:
 
 def verb(action: Action) -> str:
     """The action's verb in the command line's JSON contract."""
-    if isinstance(action, Apply | ApplyJob):
+    if isinstance(action, Apply | ApplyManifest):
         return "apply"
     if isinstance(action, Delete):
         return "delete"

@@ -77,6 +77,17 @@ class Status(enum.Enum):
     FAILED = "Failed"
 
 
+class ServiceStatus(enum.Enum):
+    """A service's words (D32, the reference's enum): Starting while its InferenceService is not
+    Ready, Running once it is; Pending while what it needs is not there yet."""
+
+    PENDING = "Pending"
+    STARTING = "Starting"
+    RUNNING = "Running"
+    DEGRADED = "Degraded"
+    FAILED = "Failed"
+
+
 class TemplateStatus(enum.Enum):
     """Templates also know NotAvailable: no node has their GPU."""
 
@@ -819,7 +830,7 @@ class ServiceRoutingStatus:
 @attrs.frozen(kw_only=True)
 class AIMServiceStatus:
     observed_generation: int | None = None
-    status: Status | None = attrs.field(default=None, metadata=meta(schema_default="Pending"))
+    status: ServiceStatus | None = attrs.field(default=None, metadata=meta(schema_default="Pending"))
     conditions: tuple[Condition, ...] | None = None
     resolved_runtime_config: ResolvedReference | None = None
     resolved_model: ResolvedReference | None = None

@@ -11,25 +11,28 @@ from collections.abc import Sequence
 
 import attrs
 
-from aimcore import naming, resolution, runtimeconfig
+from aimcore import codec, httproute, naming, resolution, runtimeconfig
+from aimcore import inferenceservice as isvc
 from aimcore import resources as r
 from aimcore.images import InvalidImageReference
+from aimcore.inferenceservice import deployment_image
 from aimcore.ownership import (
-    ANNOTATION_DEPLOYMENT_IMAGE,
     LABEL_CUSTOM_MODEL,
     LABEL_ORIGIN,
     LABEL_SERVICE,
     ORIGIN_AUTO,
     child_metadata,
 )
-from aimcore.plan import Action, Apply, Plan, Reason, UpdateStatus
+from aimcore.plan import Action, Apply, ApplyManifest, Plan, Reason, UpdateStatus
 from aimcore.selection import How, Selection, select_template
 from aimcore.snapshot import ObjectKey, Snapshot
-from aimcore.status import Component, conditions
+from aimcore.status import Component, condition, conditions, find
+from aimcore.workloads import needs_apply, owner_uids
 
 MODEL_READY = "ModelReady"
 TEMPLATE_READY = "TemplateReady"
 IMAGE_RESOLVED = "ImageResolved"
+CACHE_READY = "CacheReady"
 
 #: The document's custom models run on aim-base; its full example gives no baseImage.
 DEFAULT_BASE_IMAGE = "amdenterpriseai/aim-base:latest"
@@ -37,7 +40,7 @@ AWS_ENDPOINT = "AWS_ENDPOINT_URL"
 MODEL_API_VERSION = r.V1ALPHA1
 
 READY = r.Status.READY
-PROGRESSING = r.Status.PROGRESSING
+PENDING = r.Status.PENDING
 FAILED = r.Status.FAILED
 
 
@@ -65,7 +68,7 @@ def reconcile_service(service: r.AIMService, snapshot: Snapshot) -> Plan:
     model = found.model
     template: r.Template | None = None
     if model is None:
-        components.append(Component(TEMPLATE_READY, PROGRESSING, "AwaitingModel", "Waiting for the model"))
+        components.append(Component(TEMPLATE_READY, PENDING, "AwaitingModel", "Waiting for the model"))
     else:
         selection = select_template(spec.template, spec.overrides, model, namespace, snapshot)
         reasons.extend(Reason(str(ObjectKey.of(v.template)), v.reason) for v in selection.verdicts)
@@ -76,26 +79,188 @@ def reconcile_service(service: r.AIMService, snapshot: Snapshot) -> Plan:
         if template_component.state is READY:
             template = selection.template
 
-    image = _deployment_image(template, model) if template is not None else None
+    image = deployment_image(template, model) if template is not None else None
     components.append(_image_component(template, image))
     resolved_resources = resolution.resolve_resources(spec.resources, template, model) if template else None
+
+    workload = _workload(service, config.spec, model, template, image, resolved_resources, snapshot)
+    components.append(workload.health)
+    actions.extend(workload.actions)
+    route = _route(service, config.spec, snapshot)
+    components.extend(route.components)
+    actions.extend(route.actions)
 
     previous = service.status or r.AIMServiceStatus()
     generation = service.metadata.generation
     conds, root = conditions(previous.conditions, components, now=snapshot.now, generation=generation)
+    caching = condition(find(previous.conditions, CACHE_READY), CACHING, snapshot.now, generation)
+    conds = (*conds[:-1], caching, conds[-1])  # before Ready, which it does not count in
     status = r.AIMServiceStatus(
         observed_generation=generation,
-        status=root,
+        status=SERVICE_STATUS[root],
         conditions=conds,
         resolved_runtime_config=config.reference,
         resolved_model=_reference(model) if model is not None else None,
         resolved_template=_reference(template) if template is not None else None,
         resolved_image=image,
         resolved_resources=resolved_resources,
+        runtime=runtime_status(spec),
+        routing=route.status,
     )
     if status != service.status:
         actions.append(UpdateStatus(key, status))
     return Plan(key, tuple(actions), status, tuple(reasons))
+
+
+#: The root state in the service's words (D32): waiting upstream is Pending, a workload not
+#: Ready yet is Starting, a Ready one Running.
+SERVICE_STATUS = {
+    r.Status.PENDING: r.ServiceStatus.PENDING,
+    r.Status.PROGRESSING: r.ServiceStatus.STARTING,
+    r.Status.READY: r.ServiceStatus.RUNNING,
+    r.Status.DEGRADED: r.ServiceStatus.DEGRADED,
+    r.Status.FAILED: r.ServiceStatus.FAILED,
+}
+
+#: D30: said on every service, and not counted in its status (nothing waits for a cache).
+CACHING = Component(
+    CACHE_READY,
+    PENDING,
+    "CachingNotImplemented",
+    "aimcore does not build template caches yet: the runtime downloads the model when it starts",
+)
+
+
+# --- the InferenceService ------------------------------------------------------------------
+
+
+#: Optional fields of the predictor that a change of the service can take away again.
+REMOVABLE: tuple[tuple[str | int, ...], ...] = (
+    *(("spec", "predictor", field)
+      for field in ("serviceAccountName", "imagePullSecrets", "affinity", "maxReplicas", "autoScaling")),
+    *(("metadata", "annotations", name)
+      for name in (isvc.ANNOTATION_OTEL_INJECT, isvc.ANNOTATION_PROMETHEUS_PORT)),
+)
+
+
+@attrs.frozen
+class Outcome:
+    """A workload's health and the actions that bring it where it should be."""
+
+    health: Component
+    actions: tuple[Action, ...] = ()
+
+
+def _workload(
+    service: r.AIMService,
+    runtime: r.AIMRuntimeConfigSpec | None,
+    model: r.Model | None,
+    template: r.Template | None,
+    image: str | None,
+    resources: r.ResourceRequirements | None,
+    snapshot: Snapshot,
+) -> Outcome:
+    """The InferenceService (D29): planned once the template is Ready and the model has not
+    failed; one that exists is kept up to date, and never deleted while a dependency flickers."""
+    namespace = service.metadata.namespace or ""
+    problem = isvc.name_problem(service.metadata.name or "", namespace)
+    if problem is not None:
+        return Outcome(problem)
+    workloads = snapshot.workloads
+    name = isvc.inference_service_name(service.metadata.name or "", namespace)
+    observed = workloads.inference_service(namespace, name)
+    if observed is not None and service.metadata.uid not in owner_uids(observed):
+        message = (
+            f"InferenceService {namespace}/{name} belongs to another object (an earlier service of "
+            "this name that is being deleted, or someone else's): waiting for it to go"
+        )
+        return Outcome(Component(isvc.INFERENCE_SERVICE_READY, PENDING, "InferenceServiceNotOwned", message))
+    health = isvc.observed_health(observed, workloads.kserve_installed)
+    if model is None or template is None or image is None or not workloads.kserve_installed:
+        return Outcome(health)
+    if observed is None and model.status is not None and model.status.status is FAILED:
+        return Outcome(health)
+    desired = isvc.inference_service(
+        service, model, template, runtime, scaling=_scaling(service.spec), resources=resources, image=image
+    )
+    if not needs_apply(desired, observed, REMOVABLE):
+        return Outcome(health)
+    verb = "create" if observed is None else "update"
+    reason = f"{verb} the InferenceService of {ObjectKey.of(service)}"
+    return Outcome(health, (ApplyManifest(desired, reason),))
+
+
+def _scaling(spec: r.AIMServiceSpec) -> isvc.Scaling:
+    return isvc.Scaling(
+        replicas=spec.replicas,
+        min_replicas=spec.min_replicas,
+        max_replicas=spec.max_replicas,
+        autoscaling=codec.dump(spec.auto_scaling) if spec.auto_scaling is not None else None,
+    )
+
+
+def runtime_status(spec: r.AIMServiceSpec) -> r.ServiceRuntimeStatus:
+    """The replicas the service asks for (reference §3.3 without an HPA to read): a fixed count
+    is min = max = current = desired; an autoscaled range shows its bounds, "min-max"."""
+    scaling = _scaling(spec)
+    if not scaling.autoscaled:
+        count = spec.replicas if spec.replicas is not None else 1
+        return r.ServiceRuntimeStatus(
+            min_replicas=count, max_replicas=count, current_replicas=count, desired_replicas=count,
+            replicas=str(count),
+        )
+    low = spec.min_replicas if spec.min_replicas is not None else 1
+    high = spec.max_replicas if spec.max_replicas is not None else max(low, 1)
+    return r.ServiceRuntimeStatus(min_replicas=low, max_replicas=high, replicas=f"{low}-{high}")
+
+
+# --- the HTTPRoute -------------------------------------------------------------------------
+
+
+@attrs.frozen
+class RouteOutcome:
+    components: tuple[Component, ...] = ()
+    actions: tuple[Action, ...] = ()
+    status: r.ServiceRoutingStatus | None = None
+
+
+def _route(service: r.AIMService, runtime: r.AIMRuntimeConfigSpec | None, snapshot: Snapshot) -> RouteOutcome:
+    """The HTTPRoute when routing is enabled (reference §1.2 row 1): independent of the template."""
+    namespace = service.metadata.namespace or ""
+    name = service.metadata.name or ""
+    try:
+        isvc_name = isvc.inference_service_name(name, namespace)
+    except isvc.InferenceServiceNameError:
+        isvc_name = name  # the InferenceService's own condition says why; the route cannot point anywhere
+    planned = httproute.plan_route(service, runtime, isvc_name)
+    if planned.routing is None:
+        return RouteOutcome()
+    if planned.problem is not None:
+        return RouteOutcome((planned.problem,))
+    assert planned.manifest is not None
+    workloads = snapshot.workloads
+    status = r.ServiceRoutingStatus(path=planned.path)
+    if not workloads.gateway_api_installed:
+        message = (
+            f"the cluster has no {httproute.KIND} CRD ({httproute.API_VERSION}): install the Gateway API "
+            "to route to this service"
+        )
+        component = Component(httproute.HTTP_ROUTE_READY, PENDING, "GatewayAPINotInstalled", message)
+        return RouteOutcome((component,), status=status)
+    observed = workloads.http_route(namespace, planned.manifest["metadata"]["name"])
+    if observed is not None and service.metadata.uid not in owner_uids(observed):
+        message = f"HTTPRoute {namespace}/{planned.manifest['metadata']['name']} belongs to another object"
+        component = Component(httproute.HTTP_ROUTE_READY, PENDING, "HTTPRouteNotOwned", message)
+        return RouteOutcome((component,), status=status)
+    health = httproute.route_health(planned.routing, None, observed)
+    components = (health,) if health is not None else ()
+    actions: tuple[Action, ...] = ()
+    if needs_apply(planned.manifest, observed, ROUTE_REMOVABLE):
+        actions = (ApplyManifest(planned.manifest, f"route to {ObjectKey.of(service)}"),)
+    return RouteOutcome(components, actions, status)
+
+
+ROUTE_REMOVABLE: tuple[tuple[str | int, ...], ...] = (("spec", "rules", 0, "timeouts"),)
 
 
 # --- model ------------------------------------------------------------------------------
@@ -133,7 +298,7 @@ def _use(model: r.Model, note: str = "") -> ModelOutcome:
         component = Component(MODEL_READY, FAILED, "ModelNotReady", f"{what} has failed{suffix}")
     else:
         shown = state.value if state else "not reported yet"
-        component = Component(MODEL_READY, PROGRESSING, "ModelNotReady", f"{what} is {shown}{suffix}")
+        component = Component(MODEL_READY, PENDING, "ModelNotReady", f"{what} is {shown}{suffix}")
     return ModelOutcome(component, model)
 
 
@@ -173,7 +338,7 @@ def _model_from_image(
     labels = {LABEL_ORIGIN: ORIGIN_AUTO, LABEL_SERVICE: service.metadata.name or ""}
     model = _new_model(service, name, labels, spec)
     message = f"Model {name} will be created for image {image.strip()}"
-    return ModelOutcome(Component(MODEL_READY, PROGRESSING, "CreatingModel", message), create=model)
+    return ModelOutcome(Component(MODEL_READY, PENDING, "CreatingModel", message), create=model)
 
 
 def _custom_model(
@@ -217,7 +382,7 @@ def _custom_model(
     }
     model = _new_model(service, name, labels, spec)
     message = f"Custom model {name} will be created" + (f" ({note})" if note else "")
-    return ModelOutcome(Component(MODEL_READY, PROGRESSING, "CreatingModel", message), create=model)
+    return ModelOutcome(Component(MODEL_READY, PENDING, "CreatingModel", message), create=model)
 
 
 def _blocked_by(
@@ -226,7 +391,7 @@ def _blocked_by(
     """Why the model cannot be created now: a missing runtime config, or the name is taken."""
     if config.component.state is FAILED:
         message = f"Model {name} will be created once runtime config {config.name} exists"
-        return Component(MODEL_READY, PROGRESSING, "CreatingModel", message)
+        return Component(MODEL_READY, PENDING, "CreatingModel", message)
     taken = snapshot.get(r.AIMModel, namespace, name)
     if taken is not None:
         message = f"AIMModel {namespace}/{name} exists with a different image or sources; it is left as it is"
@@ -281,10 +446,10 @@ def _template_component(selection: Selection, model: r.Model) -> Component:
             message = f"{prefix}model {model.metadata.name} has no templates"
             return Component(TEMPLATE_READY, FAILED, "TemplateNotFound", message)
         message = f"{prefix}waiting for templates of model {model.metadata.name}"
-        return Component(TEMPLATE_READY, PROGRESSING, "TemplateNotFound", message)
+        return Component(TEMPLATE_READY, PENDING, "TemplateNotFound", message)
     if how is How.WAITING:
         message = f"{prefix}waiting for a template to become Ready: {selection.summary()}"
-        return Component(TEMPLATE_READY, PROGRESSING, "TemplateNotReady", message)
+        return Component(TEMPLATE_READY, PENDING, "TemplateNotReady", message)
     if how is How.NONE_ELIGIBLE:
         message = f"{prefix}no template of model {model.metadata.name} qualifies: {selection.summary()}"
         return Component(TEMPLATE_READY, FAILED, "TemplateSelectionFailed", message)
@@ -298,11 +463,11 @@ def _template_component(selection: Selection, model: r.Model) -> Component:
     if state is r.TemplateStatus.READY:
         via = _VIA.get(how, "auto-selection")
         message = f"{prefix}{template.metadata.name} ({via})"
-        return Component(TEMPLATE_READY, READY, "TemplateSelected", message)
+        return Component(TEMPLATE_READY, READY, "Resolved", message)
     shown = state.value if state else "not reported yet"
     message = f"template {template.metadata.name} is {shown}"
-    waiting = state in (None, r.TemplateStatus.PENDING, r.TemplateStatus.PROGRESSING)
-    return Component(TEMPLATE_READY, PROGRESSING if waiting else FAILED, "TemplateNotReady", message)
+    waiting = state in (None, r.TemplateStatus.PENDING, r.TemplateStatus.PENDING)
+    return Component(TEMPLATE_READY, PENDING if waiting else FAILED, "TemplateNotReady", message)
 
 
 _VIA = {How.EXPLICIT: "spec.template.name", How.DEFAULT: "defaultServiceTemplate"}
@@ -314,17 +479,9 @@ def _model_settled(model: r.Model) -> bool:
     return state in (r.Status.READY, r.Status.DEGRADED, r.Status.FAILED)
 
 
-def _deployment_image(template: r.Template, model: r.Model | None) -> str | None:
-    """The template's deployment-image annotation, else the model's image (reference-finetuned §11)."""
-    annotated = (template.metadata.annotations or {}).get(ANNOTATION_DEPLOYMENT_IMAGE, "")
-    if annotated:
-        return annotated
-    return (model.spec.image if model else None) or None
-
-
 def _image_component(template: r.Template | None, image: str | None) -> Component:
     if template is None:
-        return Component(IMAGE_RESOLVED, PROGRESSING, "AwaitingTemplate", "Waiting for a template")
+        return Component(IMAGE_RESOLVED, PENDING, "AwaitingTemplate", "Waiting for a template")
     if image is None:
         message = f"neither template {template.metadata.name} nor its model names an image"
         return Component(IMAGE_RESOLVED, FAILED, "ImageNotResolved", message)

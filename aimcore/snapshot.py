@@ -17,6 +17,7 @@ from aimcore.discoveryjob import DiscoveryObservation
 from aimcore.facts import InspectResult
 from aimcore.gpus import GpuInventory, cluster_inventory
 from aimcore.images import InvalidImageReference, normalize_image
+from aimcore.workloads import Workloads
 
 R = TypeVar("R", bound=r.Resource)
 
@@ -101,6 +102,8 @@ class Snapshot:
     nodes: Mapping[str, Mapping[str, str]] | None = None
     #: Discovery Jobs, their Pods and the output of finished ones.
     discovery: DiscoveryObservation = attrs.field(factory=DiscoveryObservation)
+    #: The InferenceServices and HTTPRoutes services own, and whether their CRDs are served.
+    workloads: Workloads = attrs.field(factory=Workloads)
     _templates_by_model: Mapping[tuple[str, str, str], tuple[ObjectKey, ...]] = attrs.field(
         factory=dict, alias="_templates_by_model"
     )
@@ -133,6 +136,7 @@ class Snapshot:
         gpus: Iterable[str] | None = None,
         nodes: Mapping[str, Mapping[str, str]] | None = None,
         discovery: DiscoveryObservation | None = None,
+        workloads: Workloads | None = None,
     ) -> Snapshot:
         """Index `objects` in one pass."""
         by_key = {ObjectKey.of(o): o for o in objects}
@@ -150,6 +154,7 @@ class Snapshot:
             gpus=frozenset(gpus) if gpus is not None else None,
             nodes=dict(nodes) if nodes is not None else None,
             discovery=discovery or DiscoveryObservation(),
+            workloads=workloads or Workloads(),
             _templates_by_model=by_model,
             _templates_by_aim_id=by_aim_id,
             _models_by_image=images,

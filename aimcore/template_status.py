@@ -27,7 +27,7 @@ from aimcore import discoveryjob, dryrun, gpus, runtimeconfig
 from aimcore import resources as r
 from aimcore.discoveryjob import DiscoveryObservation
 from aimcore.images import extract_tag
-from aimcore.plan import Action, ApplyJob, Plan, UpdateStatus
+from aimcore.plan import Action, ApplyManifest, Plan, UpdateStatus
 from aimcore.resolution import lookup_model
 from aimcore.runtimeconfig import RuntimeConfigResolution
 from aimcore.snapshot import ObjectKey, Snapshot
@@ -437,7 +437,7 @@ def plan_template(template: r.Template, snapshot: Snapshot) -> Plan:
     key = ObjectKey.of(template)
     actions: list[Action] = []
     if outcome.job is not None:
-        actions.append(ApplyJob(outcome.job, "discover the template's profile: a dry run of the image"))
+        actions.append(ApplyManifest(outcome.job, "discover the template's profile: a dry run of the image"))
     if outcome.status != template.status:
         actions.append(UpdateStatus(key, outcome.status))
     return Plan(key, tuple(actions), outcome.status, requeue_after=outcome.requeue_after)

@@ -769,7 +769,7 @@ def service_models(
 def _service_status() -> st.SearchStrategy[r.AIMServiceStatus | None]:
     return st.none() | st.builds(
         r.AIMServiceStatus,
-        status=st.none() | st.sampled_from(r.Status),
+        status=st.none() | st.sampled_from(r.ServiceStatus),
         conditions=conditions(),
         resolved_model=_resolved(),
         resolved_template=_resolved(),

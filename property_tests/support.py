@@ -13,7 +13,7 @@ from adapters.memory import MemoryCluster
 from adapters.simulate import execute_action
 from aimcore import codec
 from aimcore import resources as r
-from aimcore.plan import Apply, ApplyJob, Delete, Inspect, Plan, UpdateStatus
+from aimcore.plan import Apply, ApplyManifest, Delete, Inspect, Plan, UpdateStatus
 from aimcore.reconcile import reconcile_all
 from aimcore.snapshot import InspectKey, ObjectKey, Snapshot
 from property_tests.strategies import Catalog
@@ -35,7 +35,7 @@ def action_dump(action: Any) -> dict[str, Any]:
         return {"delete": _key(action.key), "uid": action.uid, "reason": action.reason}
     if isinstance(action, Inspect):
         return {"inspect": action.image, "request": _request(action.request), "reason": action.reason}
-    if isinstance(action, ApplyJob):
+    if isinstance(action, ApplyManifest):
         return {"applyJob": dict(action.manifest), "reason": action.reason}
     assert isinstance(action, UpdateStatus)
     return {"status": _key(action.key), "value": codec.dump(action.status)}

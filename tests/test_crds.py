@@ -664,6 +664,8 @@ def test_what_the_core_writes_validates_status_included(paths: list[str], images
     assert any(o.get("status") for o in objects)
     assert any(o["kind"].endswith("ServiceTemplate") for o in objects)
     for obj in objects:
+        if obj["kind"] in ("InferenceService", "HTTPRoute"):
+            continue  # KServe's and the Gateway API's kinds: their manifests have tests of their own
         assert validate_manifest(obj) == [], (obj["kind"], obj["metadata"]["name"])
 
 

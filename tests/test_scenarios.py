@@ -819,7 +819,7 @@ def test_s10_fetch_model_namespace_then_cluster_then_not_found() -> None:
         "ModelNotFound",
         "model 'm' not found in namespace ml-team or cluster scope",
     )
-    assert plan.status.status is r.Status.FAILED
+    assert plan.status.status is r.ServiceStatus.FAILED
 
 
 def test_s10_compose_state_reuses_one_match_and_rejects_two() -> None:
@@ -836,7 +836,7 @@ def test_s10_compose_state_reuses_one_match_and_rejects_two() -> None:
     model_ready = next(c for c in plan.status.conditions if c.type == "ModelReady")
     assert model_ready.reason == "MultipleModelsFound"
     assert "ml-team/a" in (model_ready.message or "") and "ml-team/b" in (model_ready.message or "")
-    assert plan.status.status is r.Status.FAILED
+    assert plan.status.status is r.ServiceStatus.FAILED
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,7 @@ def test_auto_creation_from_image_05_with_runtime_config_04() -> None:
 
     svc = service(cluster, "my-service")
     st = status(svc)
-    assert st.status is r.Status.READY
+    assert st.status is r.ServiceStatus.RUNNING
     assert st.resolved_model == r.ResolvedReference(
         name=QWEN_AUTO, namespace="ml-team", scope=r.Scope.NAMESPACE, kind="AIMModel", uid=model.metadata.uid
     )
@@ -123,7 +123,7 @@ def test_auto_creation_from_image_05_with_runtime_config_04() -> None:
         "ModelResolved",
         f"Using AIMModel {QWEN_AUTO} (namespace)",
     )
-    assert condition(svc, "TemplateReady") == ("True", "TemplateSelected", f"{QWEN_LATENCY} (auto-selection)")
+    assert condition(svc, "TemplateReady") == ("True", "Resolved", f"{QWEN_LATENCY} (auto-selection)")
     assert condition(svc, "ImageResolved") == ("True", "ImageResolved", QWEN)
     assert condition(svc, "Ready")[0] == "True"
     assert all(c.last_transition_time == NOW and c.observed_generation == 1 for c in st.conditions or ())
@@ -156,7 +156,7 @@ def test_auto_creation_first_pass_and_auto_discovery_off() -> None:
         image_pull_secrets=(r.LocalObjectReference(name="pull"),),
         service_account_name="runner",
     )
-    assert plan.status.status is r.Status.PROGRESSING
+    assert plan.status.status is r.ServiceStatus.PENDING
     ready = next(c for c in plan.status.conditions if c.type == "ModelReady")
     assert (ready.reason, ready.message) == (
         "CreatingModel",
@@ -183,7 +183,7 @@ def test_inline_custom_service_07() -> None:
     assert model.metadata.owner_references is None
     assert model.status is not None and model.status.source_type is r.SourceType.CUSTOM
     st = status(service(cluster, "my-qwen-service"))
-    assert st.status is r.Status.READY
+    assert st.status is r.ServiceStatus.RUNNING
     assert st.resolved_template is not None and st.resolved_template.name == f"{name}-custom-8d12416e"
     assert st.resolved_image == "amdenterpriseai/aim-base:latest"
     assert st.resolved_resources == r.ResourceRequirements(
@@ -194,11 +194,11 @@ def test_inline_custom_service_07() -> None:
 def test_allow_unoptimized_10_with_my_custom_model() -> None:
     cluster = simulate(SPEC / "10-allow-unoptimized.yaml", SERVICES / "my-custom-model.yaml")
     allowed = service(cluster, "my-service-unoptimized")
-    assert status(allowed).status is r.Status.READY
+    assert status(allowed).status is r.ServiceStatus.RUNNING
     assert status(allowed).resolved_template is not None
     assert status(allowed).resolved_template.name == "my-custom-model-custom-00f9783b"  # type: ignore[union-attr]
     explicit = service(cluster, "my-service-explicit")
-    assert status(explicit).status is r.Status.FAILED
+    assert status(explicit).status is r.ServiceStatus.FAILED
     assert condition(explicit, "TemplateReady") == (
         "False",
         "TemplateNotFound",
@@ -211,7 +211,7 @@ def test_full_custom_deployment_12_converges() -> None:
     cluster = simulate(SPEC / "12-full-custom-deployment.yaml")
     svc = service(cluster, "qwen-custom")
     st = status(svc)
-    assert st.status is r.Status.READY
+    assert st.status is r.ServiceStatus.RUNNING
     model = cluster.objects[ObjectKey("AIMModel", "ml-team", "qwen-qwen3-32b-06844ba1")]
     assert isinstance(model, r.AIMModel)
     assert model.spec.image == DEFAULT_BASE_IMAGE
@@ -232,7 +232,7 @@ def test_custom_model_needs_allow_unoptimized_and_says_why() -> None:
     plain = svc_doc("plain", {"name": "custom-templates-example"})
     cluster = simulate(SPEC / "08-custom-templates.yaml", extra=(plain,))
     svc = service(cluster, "plain")
-    assert status(svc).status is r.Status.FAILED
+    assert status(svc).status is r.ServiceStatus.FAILED
     state, reason, message = condition(svc, "TemplateReady")
     why = "profile type is unoptimized; only optimized templates qualify without allowUnoptimized: true"
     assert (state, reason) == ("False", "TemplateSelectionFailed")
@@ -261,7 +261,7 @@ def test_custom_model_allowed_and_explicit() -> None:
     )
     for name in ("allowed", "named"):
         st = status(service(cluster, name))
-        assert st.status is r.Status.READY
+        assert st.status is r.ServiceStatus.RUNNING
         assert (
             st.resolved_template is not None
             and st.resolved_template.name == "my-custom-model-custom-00f9783b"
@@ -280,7 +280,7 @@ def test_custom_model_allowed_and_explicit() -> None:
         "custom-templates-example-custom-standard-bee9bc87; set spec.template.name or overrides",
     )
     st = status(service(cluster, "picked"))
-    assert st.status is r.Status.READY
+    assert st.status is r.ServiceStatus.RUNNING
     assert st.resolved_resources == r.ResourceRequirements(
         requests={"amd.com/gpu": 2}, limits={"amd.com/gpu": 2}
     )
@@ -304,7 +304,7 @@ def test_resource_precedence_per_key_end_to_end() -> None:
     )
     cluster = simulate(extra=(owner, svc))
     st = status(service(cluster, "res"))
-    assert st.status is r.Status.READY
+    assert st.status is r.ServiceStatus.RUNNING
     assert st.resolved_resources == r.ResourceRequirements(
         requests={"memory": "64Gi", "cpu": "2", "amd.com/gpu": 2},
         limits={"amd.com/gpu": "1", "memory": "32Gi", "cpu": 4},
@@ -356,7 +356,7 @@ def test_namespace_model_shadows_cluster_model() -> None:
         uid="uid-AIMClusterModel-shared-name",
     )
     plan = reconcile_service(svc, Snapshot.build([svc]))
-    assert plan.status.status is r.Status.FAILED
+    assert plan.status.status is r.ServiceStatus.FAILED
     ready = next(c for c in plan.status.conditions if c.type == "ModelReady")
     assert (ready.reason, ready.message) == (
         "ModelNotFound",
@@ -381,7 +381,7 @@ def test_multiple_models_found() -> None:
     a, b = model_doc("a", QWEN), model_doc("b", f"docker.io/{QWEN}")
     plan = reconcile_service(svc, Snapshot.build([a, b, model_doc("c", QWEN, cluster=True), svc]))
     assert not any(isinstance(x, Apply) for x in plan.actions)
-    assert plan.status.status is r.Status.FAILED
+    assert plan.status.status is r.ServiceStatus.FAILED
     ready = next(c for c in plan.status.conditions if c.type == "ModelReady")
     assert ready.reason == "MultipleModelsFound"
     assert ready.message == (
@@ -393,7 +393,7 @@ def test_multiple_models_found() -> None:
 def test_invalid_image_reference() -> None:
     svc = svc_doc("s", {"image": "Not A/Valid::Image"})
     plan = reconcile_service(svc, Snapshot.build([svc]))
-    assert plan.status.status is r.Status.FAILED
+    assert plan.status.status is r.ServiceStatus.FAILED
     ready = next(c for c in plan.status.conditions if c.type == "ModelReady")
     assert ready.reason == "InvalidImageReference"
     assert not any(isinstance(x, Apply) for x in plan.actions)

@@ -404,7 +404,7 @@ def test_the_outcome_depends_on_the_inputs_only(nodes: list[tuple[str, dict[str,
 
 def test_plan_template_reads_the_snapshot() -> None:
     """The snapshot supplies the model (D16), Nodes and discovery; the plan applies the Job."""
-    from aimcore.plan import ApplyJob, UpdateStatus, verb
+    from aimcore.plan import ApplyManifest, UpdateStatus, verb
     from aimcore.snapshot import ObjectKey
     from aimcore.template_status import plan_template
 
@@ -416,10 +416,10 @@ def test_plan_template_reads_the_snapshot() -> None:
     tpl = template()
     snapshot = Snapshot.build([tpl, model()], now=NOW, nodes=dict(KIND_NODES))
     plan = reconcile(ObjectKey.of(tpl), snapshot)
-    assert [type(a) for a in plan.actions] == [ApplyJob, UpdateStatus]
+    assert [type(a) for a in plan.actions] == [ApplyManifest, UpdateStatus]
     assert [verb(a) for a in plan.actions] == ["apply", "status"]
     job_action = plan.actions[0]
-    assert isinstance(job_action, ApplyJob) and job_action.key == ObjectKey("Job", "team", JOB)
+    assert isinstance(job_action, ApplyManifest) and job_action.key == ObjectKey("Job", "team", JOB)
     assert plan.status is not None and plan.status.status is r.TemplateStatus.PENDING
     # Without Nodes, simulate's GPU list decides; without either, any GPU is there.
     only_mi325x = Snapshot.build([tpl, model()], now=NOW, gpus=["MI325X"])

@@ -303,7 +303,9 @@ class ControlPlane:
         path = self.workdir / "audit.log"
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        # The API server may be mid-way through writing the newest event: read whole lines only.
+        complete = path.read_text().rpartition("\n")[0]
+        return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
     def stop(self) -> None:
         for component in (self.controller_manager, self.apiserver, self.etcd):

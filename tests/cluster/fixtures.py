@@ -29,6 +29,7 @@ from adapters.kubeapi import AIM_KINDS, ApiError, KindInfo, KubeApi
 from aimcore.crds import crds
 from tests.cluster import build
 from tests.cluster.control_plane import ControlPlane
+from tests.cluster.workload_crds import WORKLOAD_CRDS
 
 CRDS = KindInfo("CustomResourceDefinition", "apiextensions.k8s.io", "v1", "customresourcedefinitions", False)
 NAMESPACES = KindInfo("Namespace", "", "v1", "namespaces", False)
@@ -90,11 +91,16 @@ class KubeCluster:
         return name
 
 
-def install_crds(api: KubeApi) -> None:
-    """Apply every CRD of `aimcore crds` and wait until the API server serves them all."""
+def install_crds(api: KubeApi, *, workloads: bool = True) -> None:
+    """Apply every CRD of `aimcore crds`, and the stand-in InferenceService and HTTPRoute CRDs
+    (`workload_crds`) where the cluster has none, and wait until the API server serves them all."""
     names = []
     for doc in crds():
         api.apply(CRDS, doc)
+        names.append(doc["metadata"]["name"])
+    for doc in WORKLOAD_CRDS if workloads else ():
+        with contextlib.suppress(ApiError):  # a cluster with KServe or the Gateway API keeps its own
+            api.create(CRDS, doc)
         names.append(doc["metadata"]["name"])
 
     def established() -> bool:

@@ -20,7 +20,7 @@ from adapters.kubeexec import Executor
 from adapters.kubestore import Store
 from aimcore import codec
 from aimcore import resources as r
-from aimcore.plan import ApplyJob, Plan, UpdateStatus
+from aimcore.plan import ApplyManifest, Plan, UpdateStatus
 from aimcore.snapshot import ObjectKey, Snapshot
 from aimcore.template_status import plan_template
 from tests.cluster.fixtures import KubeCluster
@@ -107,9 +107,9 @@ def test_the_discovery_job_is_applied_as_planned_and_its_result_becomes_the_stat
     key = ObjectKey("AIMServiceTemplate", namespace, "dummy-latency")
     store = _store(api, namespace)
     plan = reconcile(key, store.snapshot({}, now=NOW, operator_namespace="aim-system"))
-    assert [type(a) for a in plan.actions] == [ApplyJob, UpdateStatus]
+    assert [type(a) for a in plan.actions] == [ApplyManifest, UpdateStatus]
     wanted = plan.actions[0]
-    assert isinstance(wanted, ApplyJob)
+    assert isinstance(wanted, ApplyManifest)
     assert Executor(api, store).execute(plan, NOW).failures == []
 
     # The server stored every field the plan set (it adds its own defaults).
@@ -123,7 +123,7 @@ def test_the_discovery_job_is_applied_as_planned_and_its_result_becomes_the_stat
     # Observed, the running Job is waited for: nothing is applied again.
     store = _store(api, namespace)
     running = reconcile(key, store.snapshot({}, now=NOW, operator_namespace="aim-system"))
-    assert not any(isinstance(a, ApplyJob) for a in running.actions)
+    assert not any(isinstance(a, ApplyManifest) for a in running.actions)
     assert running.status is not None and running.status.status is r.TemplateStatus.PROGRESSING
 
     # The test plays the Job runner: the Job finishes, and its Pod's log is supplied at the seam.
