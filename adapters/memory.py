@@ -127,7 +127,8 @@ class MemoryCluster:
         changed = observed is None or observed.get("spec") != manifest.get("spec")
         generation = int(old_meta.get("generation") or 0) + (1 if changed else 0)
         merged = {
-            field: {**(old_meta.get(field) or {}), **(meta.get(field) or {})} for field in ("labels", "annotations")
+            field: {**(old_meta.get(field) or {}), **(meta.get(field) or {})}
+            for field in ("labels", "annotations")
         }
         doc = {
             **dict(manifest),
