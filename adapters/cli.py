@@ -105,6 +105,7 @@ def _reconcile(args: argparse.Namespace, out: TextIO, err: TextIO, *, once: bool
     cluster = MemoryCluster(
         (obj for obj, _ in catalog.objects), now=now, operator_namespace=args.operator_namespace, gpus=gpus,
         nodes=catalog.nodes, dry_runs=dry_runs, start_failures=start_failures, kserve=not args.no_kserve,
+        workloads=catalog.workloads,
     )
     with paused_gc():
         if once:

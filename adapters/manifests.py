@@ -84,6 +84,8 @@ class Catalog:
     documents: int
     #: Node name -> labels, from `kind: Node` documents (D28); None when there were none.
     nodes: Mapping[str, Mapping[str, str]] | None = None
+    #: InferenceService and HTTPRoute documents (a state `simulate` printed, fed back to `plan`).
+    workloads: tuple[dict[str, Any], ...] = ()
 
 
 def _index(
@@ -219,6 +221,7 @@ def check_documents(items: Iterable[Document | Located], earlier: Sequence[Locat
     secrets: list[dict[str, Any]] = []
     seen: dict[tuple[str, str, str], Document] = {}
     nodes: dict[str, Mapping[str, str]] | None = None
+    workloads: list[dict[str, Any]] = []
     count = 0
     for read in items:
         if isinstance(read, Located):
@@ -232,8 +235,53 @@ def check_documents(items: Iterable[Document | Located], earlier: Sequence[Locat
                     nodes = nodes if nodes is not None else {}
                     nodes[node[0]] = node[1]
                 continue
+            if isinstance(item.data, dict) and item.data.get("kind") in WORKLOAD_API_VERSIONS:
+                workload = _workload(item, problems, seen)
+                if workload is not None:
+                    workloads.append(workload)
+                continue
             _check(item, objects, problems, notes, secrets, seen)
-    return Catalog(tuple(objects), tuple(problems), tuple(notes), tuple(secrets), count, nodes)
+    return Catalog(tuple(objects), tuple(problems), tuple(notes), tuple(secrets), count, nodes,
+                   tuple(workloads))
+
+
+#: The workload kinds services own (D29), and the one apiVersion aimcore reads each in.
+WORKLOAD_API_VERSIONS = {
+    "InferenceService": "serving.kserve.io/v1beta1",
+    "HTTPRoute": "gateway.networking.k8s.io/v1",
+}
+
+
+def _workload(
+    item: Document, problems: list[Located], seen: dict[tuple[str, str, str], Document]
+) -> dict[str, Any] | None:
+    """An InferenceService or HTTPRoute as observed: identity checked, the rest kept as written."""
+    data = item.data
+    kind = str(data["kind"])
+    found = len(problems)
+    wanted = WORKLOAD_API_VERSIONS[kind]
+    if data.get("apiVersion") != wanted:
+        problems.append(item.locate(Problem(("apiVersion",), f"an {kind} is apiVersion {wanted}, "
+                                                            f"not {data.get('apiVersion')!r}")))
+    meta = data.get("metadata")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        problems.append(item.locate(Problem(("metadata", "name"), f"an {kind} needs a name")))
+        return None
+    for field in ("spec", "status"):
+        if data.get(field) is not None and not isinstance(data[field], dict):
+            problems.append(item.locate(Problem((field,), "must be a mapping")))
+    namespace = str(meta.get("namespace") or "default")
+    key = (kind, namespace, meta["name"])
+    first = seen.get(key)
+    if first is not None:
+        problems.append(item.locate(Problem(
+            ("metadata", "name"),
+            f"{kind} {namespace}/{meta['name']} is defined twice (first at {first.file}:{first.line})",
+        )))
+    seen[key] = item
+    if len(problems) > found:
+        return None
+    return {**data, "metadata": {**meta, "namespace": namespace}}
 
 
 def _node(

@@ -59,6 +59,7 @@ class MemoryCluster:
         dry_runs: DryRuns | None = None,
         start_failures: StartFailures | None = None,
         kserve: bool = True,
+        workloads: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         self.now = now
         self.operator_namespace = operator_namespace
@@ -70,6 +71,12 @@ class MemoryCluster:
         self.kserve = kserve
         #: InferenceServices and HTTPRoutes by key, as an API server would hold them.
         self.workloads: dict[ObjectKey, dict[str, Any]] = {}
+        for doc in workloads:
+            if doc["kind"] == "InferenceService" and not kserve:
+                continue
+            meta = doc["metadata"]
+            key = ObjectKey(str(doc["kind"]), str(meta.get("namespace") or ""), str(meta["name"]))
+            self.workloads[key] = {**doc, "metadata": {**meta, "uid": meta.get("uid") or stable_uid(key)}}
         self.objects: dict[ObjectKey, r.Resource] = {}
         self.facts: dict[InspectKey, InspectResult] = {}
         #: Discovery Jobs by key, with the manifest applied, and what the runner observed of them.

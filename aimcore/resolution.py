@@ -39,6 +39,19 @@ def merge_quantities(*layers: Mapping[str, r.Quantity] | None) -> dict[str, r.Qu
     return merged
 
 
+def _gpu_quantity(
+    name: str, layers: tuple[r.ResourceRequirements | None, ...]
+) -> r.Quantity | None:
+    """The GPU count of the highest layer that names one, its limit before its request."""
+    for layer in layers:
+        if layer is None:
+            continue
+        for side in (layer.limits, layer.requests):
+            if side and name in side:
+                return side[name]
+    return None
+
+
 def gpu_resource_name(template: r.Template | None) -> str:
     """The template's declared GPU resource name (spec first, then resolved hardware), else amd.com/gpu."""
     if template is None:
@@ -66,7 +79,9 @@ def resolve_resources(
 ) -> r.ResourceRequirements | None:
     """Service over template over model per key, requests and limits apart (D15).
 
-    A GPU quantity still unset afterwards is taken from the template's discovered
+    The GPU resource is one key for both sides: the highest layer that sets it on either
+    side sets both (its limit if it has one), as Kubernetes requires a GPU request to equal
+    its limit. A GPU quantity still unset is taken from the template's discovered
     gpu_count (only a positive count: zero GPUs needs no GPU resource). Quantities
     are copied as written, so "8" stays "8" and 8 stays 8. Claims are the highest
     layer's that has any. None when nothing at all is set.
@@ -79,11 +94,15 @@ def resolve_resources(
     requests = merge_quantities(*(layer.requests if layer else None for layer in layers))
     limits = merge_quantities(*(layer.limits if layer else None for layer in layers))
     claims = next((layer.claims for layer in layers if layer and layer.claims is not None), None)
-    count = discovered_gpu_count(template)
-    if count is not None and count > 0:
-        name = gpu_resource_name(template)
-        requests.setdefault(name, count)
-        limits.setdefault(name, count)
+    name = gpu_resource_name(template)
+    gpus = _gpu_quantity(name, layers)
+    if gpus is None:
+        count = discovered_gpu_count(template)
+        gpus = count if count is not None and count > 0 else None
+    if gpus is not None:
+        # Kubernetes refuses a GPU request that differs from its limit (an extended resource
+        # cannot be overcommitted): one layer's GPU count sets both sides.
+        requests[name] = limits[name] = gpus
     if not requests and not limits and claims is None:
         return None
     return r.ResourceRequirements(

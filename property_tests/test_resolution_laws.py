@@ -95,8 +95,9 @@ def _layer(requirements: r.ResourceRequirements | None, field: str) -> Mapping[s
 def test_resources_take_service_over_template_over_model(
     service: r.ResourceRequirements | None, template: r.Template, data: st.DataObject
 ) -> None:
-    """D15: per key, the service's value, else the template's, else the model's; GPUs still unset
-    come from the template's discovered gpu_count; nothing set gives None."""
+    """D15: per key, the service's value, else the template's, else the model's; the GPU is one key
+    for both sides (the highest layer naming it, its limit first), else the template's discovered
+    gpu_count; nothing set gives None."""
     model = data.draw(aim_models())
     layers = [service, template.spec.resources, model.spec.resources]
     got = resolve_resources(service, template, model)
@@ -104,16 +105,20 @@ def test_resources_take_service_over_template_over_model(
     count = metadata.gpu_count if metadata else None
     gpu = template.spec.hardware.gpu if template.spec.hardware else None
     gpu_name = (gpu.resource_name if gpu else None) or DEFAULT_GPU_RESOURCE
+    sides = [_layer(layer, field) for layer in layers for field in ("limits", "requests")]
+    gpus = next((side[gpu_name] for side in sides if gpu_name in side), None)
+    if gpus is None and count:
+        gpus = count
     for field in ("requests", "limits"):
         expected: dict[str, r.Quantity] = {}
         for layer in layers:
             for key, value in _layer(layer, field).items():
                 expected.setdefault(key, value)
-        if count:
-            expected.setdefault(gpu_name, count)
+        if gpus is not None:
+            expected[gpu_name] = gpus
         assert dict(_layer(got, field)) == expected
         for key, value in _layer(service, field).items():
-            assert _layer(got, field)[key] == value
+            assert _layer(got, field)[key] == (value if key != gpu_name else gpus)
     nothing = all(not _layer(x, f) for x in layers for f in ("requests", "limits")) and not count
     assert (got is None) == nothing
 

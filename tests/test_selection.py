@@ -310,15 +310,14 @@ def test_merge_precedence_every_key(
         ((s_lim, t_lim, m_lim), result.limits if result else None),
     ):
         got = dict(got or {})
-        for key in set().union(*(layer or {} for layer in layers)):
+        for key in set().union(*(layer or {} for layer in layers)) - {"amd.com/gpu"}:
             expected = next(layer[key] for layer in layers if layer and key in layer)
             assert got[key] == expected
             assert type(got[key]) is type(expected)
-        if not any(layer and "amd.com/gpu" in layer for layer in layers):
-            if gpu_count:
-                assert got["amd.com/gpu"] == gpu_count
-            else:
-                assert "amd.com/gpu" not in got
+        # The GPU is one key for both sides: the highest layer naming it, its limit first.
+        sides = (s_lim, s_req, t_lim, t_req, m_lim, m_req)
+        named = next((side["amd.com/gpu"] for side in sides if side and "amd.com/gpu" in side), None)
+        assert got.get("amd.com/gpu") == (named if named is not None else gpu_count or None)
         assert set(got) <= set().union(*(layer or {} for layer in layers)) | {"amd.com/gpu"}
 
 
@@ -367,7 +366,8 @@ def test_resources_per_key_and_gpu_fill() -> None:
     explicit = resolve_resources(r.ResourceRequirements(limits={"amd.com/xgpu": "4"}), template, owner)
     assert explicit is not None
     assert explicit.limits == {"memory": "96Gi", "amd.com/xgpu": "4"}
-    assert explicit.requests is not None and explicit.requests["amd.com/xgpu"] == 2
+    # A GPU request must equal its limit: the service's 4 sets both sides.
+    assert explicit.requests is not None and explicit.requests["amd.com/xgpu"] == "4"
     assert resolve_resources(None, tpl("none", count=None), model()) is None
     assert merge_quantities({"a": 1}, None, {"a": 2, "b": 3}) == {"a": 1, "b": 3}
 

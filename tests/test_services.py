@@ -305,8 +305,9 @@ def test_resource_precedence_per_key_end_to_end() -> None:
     cluster = simulate(extra=(owner, svc))
     st = status(service(cluster, "res"))
     assert st.status is r.ServiceStatus.RUNNING
+    # The service's GPU limit sets the request too: a GPU request must equal its limit.
     assert st.resolved_resources == r.ResourceRequirements(
-        requests={"memory": "64Gi", "cpu": "2", "amd.com/gpu": 2},
+        requests={"memory": "64Gi", "cpu": "2", "amd.com/gpu": "1"},
         limits={"amd.com/gpu": "1", "memory": "32Gi", "cpu": 4},
     )
 
