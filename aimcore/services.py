@@ -466,7 +466,7 @@ def _template_component(selection: Selection, model: r.Model) -> Component:
         return Component(TEMPLATE_READY, READY, "Resolved", message)
     shown = state.value if state else "not reported yet"
     message = f"template {template.metadata.name} is {shown}"
-    waiting = state in (None, r.TemplateStatus.PENDING, r.TemplateStatus.PENDING)
+    waiting = state in (None, r.TemplateStatus.PENDING, r.TemplateStatus.PROGRESSING)
     return Component(TEMPLATE_READY, PENDING if waiting else FAILED, "TemplateNotReady", message)
 
 
