@@ -427,7 +427,9 @@ def plan_copies(model: r.Model, snapshot: Snapshot) -> CopyPlan:
         )
     reasons += [Reason(str(d.key), d.reason) for d in deletes]
     made = [f"{o.metadata.name} from {names[o.metadata.name or '']}" for o in desired]
-    component = _component(policy, made, waits, matches, why_none, _unsettled_sources(model, snapshot))
+    # Only a model without a match waits on unsettled sources: look them up only then.
+    unsettled = () if matches else _unsettled_sources(model, snapshot)
+    component = _component(policy, made, waits, matches, why_none, unsettled)
     return CopyPlan(tuple(desired), tuple(deletes), tuple(reasons), (component,))
 
 
