@@ -274,8 +274,11 @@ def _resolve_model(
     if wanted.name is not None:
         model = resolution.lookup_model(namespace, wanted.name, snapshot)
         if model is None:
-            message = f"model {wanted.name.strip()!r} not found in namespace {namespace} or cluster scope"
-            return ModelOutcome(Component(MODEL_READY, FAILED, "ModelNotFound", message))
+            message = (
+                f"model {wanted.name.strip()!r} not found in namespace {namespace} or cluster scope: "
+                "waiting for it to be created"
+            )
+            return ModelOutcome(Component(MODEL_READY, PENDING, "ModelNotFound", message))
         return _use(model)
     if wanted.image is not None:
         return _model_from_image(service, wanted.image, config, snapshot)
@@ -436,15 +439,21 @@ def _model_label(model: r.Model) -> str:
 
 
 def _template_component(selection: Selection, model: r.Model) -> Component:
+    """TemplateReady. A template that is missing, not chosen or not Ready yet keeps the service
+    Pending (D32, reference §3.4): templates can still appear or change; only a chosen template
+    that has failed fails the service."""
     how = selection.how
     prefix = f"{selection.note}; " if selection.note else ""
     if how is How.NOT_FOUND:
-        message = f"template {selection.note!r} not found in the service namespace or cluster scope"
-        return Component(TEMPLATE_READY, FAILED, "TemplateNotFound", message)
+        message = (
+            f"template {selection.note!r} not found in the service namespace or cluster scope: "
+            "waiting for it to be created"
+        )
+        return Component(TEMPLATE_READY, PENDING, "TemplateNotFound", message)
     if how is How.NO_CANDIDATES:
         if _model_settled(model):
             message = f"{prefix}model {model.metadata.name} has no templates"
-            return Component(TEMPLATE_READY, FAILED, "TemplateNotFound", message)
+            return Component(TEMPLATE_READY, PENDING, "TemplateNotFound", message)
         message = f"{prefix}waiting for templates of model {model.metadata.name}"
         return Component(TEMPLATE_READY, PENDING, "TemplateNotFound", message)
     if how is How.WAITING:
@@ -452,11 +461,11 @@ def _template_component(selection: Selection, model: r.Model) -> Component:
         return Component(TEMPLATE_READY, PENDING, "TemplateNotReady", message)
     if how is How.NONE_ELIGIBLE:
         message = f"{prefix}no template of model {model.metadata.name} qualifies: {selection.summary()}"
-        return Component(TEMPLATE_READY, FAILED, "TemplateSelectionFailed", message)
+        return Component(TEMPLATE_READY, PENDING, "TemplateSelectionFailed", message)
     if how is How.AMBIGUOUS:
         names = ", ".join(str(t.metadata.name) for t in selection.tied)
         message = f"{prefix}templates rank equally: {names}; set spec.template.name or overrides"
-        return Component(TEMPLATE_READY, FAILED, "TemplateSelectionAmbiguous", message)
+        return Component(TEMPLATE_READY, PENDING, "TemplateSelectionAmbiguous", message)
     template = selection.template
     assert template is not None
     state = template.status.status if template.status else None
