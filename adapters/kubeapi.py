@@ -12,7 +12,7 @@ import contextlib
 import json
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import attrs
@@ -25,6 +25,7 @@ T = TypeVar("T")
 FIELD_MANAGER = "aimcore"
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 
 
 @attrs.frozen
@@ -87,11 +88,12 @@ PODS = KindInfo("Pod", "", "v1", "pods", True)
 #: Job's pod template sets): the operator never sees, nor keeps, anyone else's.
 DISCOVERY_JOBS = attrs.evolve(JOBS, selector=",".join(f"{k}={v}" for k, v in sorted(JOB_SELECTOR.items())))
 DISCOVERY_PODS = attrs.evolve(PODS, selector=LABEL_TEMPLATE)
-#: The workloads services own (D29), only those labelled with their service: nobody else's.
+#: The workloads services own (D29). All of them in scope, not only those labelled with their
+#: service: someone else's object with the name a service's would have must be seen, so that the
+#: service says so (InferenceServiceNotOwned, HTTPRouteNotOwned) and never tries to create it.
 INFERENCE_SERVICES = KindInfo("InferenceService", "serving.kserve.io", "v1beta1", "inferenceservices", True,
-                              selector=f"{r.GROUP}/service.name", optional=True)
-HTTP_ROUTES = KindInfo("HTTPRoute", "gateway.networking.k8s.io", "v1", "httproutes", True,
-                       selector=f"{r.GROUP}/service.name", optional=True)
+                              optional=True)
+HTTP_ROUTES = KindInfo("HTTPRoute", "gateway.networking.k8s.io", "v1", "httproutes", True, optional=True)
 #: Everything the operator watches.
 WATCHED: Mapping[str, KindInfo] = {**AIM_KINDS, "Secret": SECRETS}
 #: And what it observes for the template reconciler and for services.
@@ -330,20 +332,85 @@ class KubeApi:
 
     def create(
         self, info: KindInfo, body: Mapping[str, Any], *, dry_run: bool = False,
-        field_validation: str | None = None,
+        field_validation: str | None = None, field_manager: str | None = None,
     ) -> dict[str, Any]:
         """POST; `dry_run` validates and admits without storing, `field_validation` ("Strict")
-        refuses unknown fields instead of dropping them."""
+        refuses unknown fields instead of dropping them, `field_manager` names the manager the
+        fields are recorded for (as an "Update"; the server derives one from the user agent)."""
         namespace = (body.get("metadata") or {}).get("namespace")
         query = [("dryRun", "All")] if dry_run else []
         if field_validation:
             query.append(("fieldValidation", field_validation))
+        if field_manager:
+            query.append(("fieldManager", field_manager))
         return dict(self._call("POST", info.path(namespace), query=query, body=dict(body)))
+
+    def json_patch(
+        self, info: KindInfo, namespace: str | None, name: str, operations: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """A JSON patch (RFC 6902) as field manager "aimcore"; its `test` operations make it
+        all-or-nothing (422 when one fails)."""
+        return dict(self._call("PATCH", info.path(namespace, name), query=[("fieldManager", FIELD_MANAGER)],
+                               body=[dict(op) for op in operations], content_type=JSON_PATCH))
 
     def replace(self, info: KindInfo, body: Mapping[str, Any]) -> dict[str, Any]:
         """PUT: fails with 409 when metadata.resourceVersion is no longer current."""
         meta = body.get("metadata") or {}
         return dict(self._call("PUT", info.path(meta.get("namespace"), meta["name"]), body=dict(body)))
+
+
+def _ours(entry: Mapping[str, Any], operation: str) -> bool:
+    return bool(entry.get("manager") == FIELD_MANAGER and entry.get("operation") == operation
+                and not entry.get("subresource"))
+
+
+def unclaimed(doc: Mapping[str, Any]) -> bool:
+    """Whether fields of `doc` are recorded for aimcore's "Update" manager (set by a create or
+    an update, not by server-side apply): such fields stay when a later apply leaves them out."""
+    return any(_ours(entry, "Update") for entry in (doc.get("metadata") or {}).get("managedFields") or ())
+
+
+def _union(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """Two FieldsV1 trees (nested objects, `{}` leaves) as one."""
+    merged = dict(a)
+    for key, value in b.items():
+        here = merged.get(key)
+        merged[key] = _union(here, value) if isinstance(here, Mapping) and isinstance(value, Mapping) \
+            else value
+    return merged
+
+
+def ownership_claim(doc: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The JSON patch that hands the fields aimcore's "Update" manager holds in `doc` to its
+    server-side apply manager, as client-go's csaupgrade does; None when there are none.
+
+    A create (POST, so that someone else's object of the name is never taken over) records its
+    fields for an "Update" manager. Server-side apply removes a field it stops applying only when
+    no other manager holds it, so without this a field the create set (an autoscaling annotation,
+    say) would stay for ever, and every reconcile would apply again to remove it. The patch
+    replaces metadata.managedFields whole, guarded by the uid and by the resourceVersion (409 when
+    the object changed meanwhile: read it again and retry); it changes no field of the object.
+    """
+    meta = doc.get("metadata") or {}
+    entries = [dict(entry) for entry in meta.get("managedFields") or ()]
+    updates = [entry for entry in entries if _ours(entry, "Update")]
+    if not updates:
+        return None
+    applied = next((entry for entry in entries if _ours(entry, "Apply")), None)
+    version = (applied or updates[0]).get("apiVersion")
+    claimed = [entry for entry in updates if entry.get("apiVersion") == version]
+    fields: dict[str, Any] = dict((applied or {}).get("fieldsV1") or {})
+    for entry in claimed:
+        fields = _union(fields, entry.get("fieldsV1") or {})
+    times = [str(entry.get("time")) for entry in (applied, *claimed) if entry and entry.get("time")]
+    owner = {"manager": FIELD_MANAGER, "operation": "Apply", "apiVersion": version, "fieldsType": "FieldsV1",
+             "fieldsV1": fields, **({"time": max(times)} if times else {})}
+    kept = [entry for entry in entries if entry is not applied and not any(entry is c for c in claimed)]
+    return [
+        {"op": "test", "path": "/metadata/uid", "value": meta.get("uid")},
+        {"op": "replace", "path": "/metadata/resourceVersion", "value": meta.get("resourceVersion")},
+        {"op": "replace", "path": "/metadata/managedFields", "value": [*kept, owner]},
+    ]
 
 
 class WatchStream:

@@ -22,7 +22,18 @@ from typing import Any
 import attrs
 
 from adapters.dependents import Change
-from adapters.kubeapi import JOBS, OBSERVED, WATCHED, ApiError, Backoff, KindInfo, KubeApi, with_retries
+from adapters.kubeapi import (
+    FIELD_MANAGER,
+    JOBS,
+    OBSERVED,
+    WATCHED,
+    ApiError,
+    Backoff,
+    KindInfo,
+    KubeApi,
+    ownership_claim,
+    with_retries,
+)
 from adapters.kubestore import Store
 from aimcore import codec
 from aimcore import resources as r
@@ -35,6 +46,9 @@ DEPENDENCIES_REACHABLE = "DependenciesReachable"
 _SERVER_OWNED = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
                  "deletionTimestamp", "deletionGracePeriodSeconds")
 
+
+#: Reads and claims of one workload before giving up for this reconcile (each 409: it changed meanwhile).
+CLAIM_ATTEMPTS = 3
 
 _HEALTHY = (r.Status.READY, r.TemplateStatus.READY, r.ServiceStatus.RUNNING)
 
@@ -181,16 +195,45 @@ class Executor:
     def _apply_workload(self, action: ApplyManifest, outcome: Outcome) -> None:
         """An InferenceService or HTTPRoute (D29): created when none is observed, so that someone
         else's object of the name is never taken over (AlreadyExists is reported, not retried);
-        then kept up to date by server-side apply."""
-        info = OBSERVED[action.key.kind]
-        observed = self.store.workload(action.key)
+        then kept up to date by server-side apply, once the fields the create recorded for an
+        "Update" manager are handed to the apply manager (else a field the service no longer
+        asks for would stay, and be applied away again on every reconcile)."""
+        key = action.key
+        info = OBSERVED[key.kind]
+        observed = self.store.workload(key)
         self._guard()
         if observed is None:
-            answer = self._retry(lambda: self.api.create(info, action.manifest))
+            answer = self._retry(lambda: self.api.create(info, action.manifest, field_manager=FIELD_MANAGER))
         else:
+            if self.store.needs_claim(key):
+                self._claim(info, key, str((observed.get("metadata") or {}).get("uid") or ""), outcome)
             answer = self._retry(lambda: self.api.apply(info, action.manifest))
-        outcome.writes.append(("apply", action.key))
-        self.store.observe({**answer, "kind": action.key.kind})
+        outcome.writes.append(("apply", key))
+        self.store.observe({**answer, "kind": key.kind})
+
+    def _claim(self, info: KindInfo, key: ObjectKey, uid: str, outcome: Outcome) -> None:
+        """Hand the create's fields to the apply manager (`ownership_claim`), reading the object
+        live for its managedFields; a 409 (it changed meanwhile) reads it again."""
+
+        def claim() -> dict[str, Any] | None:
+            for _ in range(CLAIM_ATTEMPTS):
+                live = self.api.get(info, key.namespace, key.name)
+                if str(live["metadata"].get("uid")) != uid:
+                    return None  # not the object observed: the apply that follows decides
+                operations = ownership_claim(live)
+                if operations is None:
+                    return live
+                try:
+                    return self.api.json_patch(info, key.namespace, key.name, operations)
+                except ApiError as err:
+                    if err.status != 409:
+                        raise
+            raise ApiError(409, "Conflict", f"{key} kept changing while its fields were claimed for apply")
+
+        answer = self._retry(claim)
+        if answer is not None:
+            outcome.writes.append(("claim", key))
+            self.store.observe({**answer, "kind": key.kind})
 
     def _owner_exists(self, obj: r.Resource) -> bool:
         """Read the controller owner live before creating a child: watches of different kinds
@@ -240,6 +283,11 @@ class Executor:
             return
         info = WATCHED[key.kind]
         self._guard()
-        answer = self._retry(lambda: self.api.apply(info, status_body(observed, status), status=True))
+        try:
+            answer = self._retry(lambda: self.api.apply(info, status_body(observed, status), status=True))
+        except ApiError as err:
+            if err.status == 404:
+                return  # deleted meanwhile (a model's templates collected): its watch event follows
+            raise
         outcome.writes.append(("status", key))
         self._write_through(answer, key.kind, outcome)

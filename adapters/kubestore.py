@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from adapters.dependents import Change
-from adapters.kubeapi import ApiError, Backoff, KindInfo, KubeApi, WatchStream
+from adapters.kubeapi import ApiError, Backoff, KindInfo, KubeApi, WatchStream, unclaimed
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.discoveryjob import (
@@ -68,7 +68,8 @@ def _newer(incoming: str | None, stored: str | None) -> bool:
 WORKLOAD_KINDS = ("InferenceService", "HTTPRoute")
 OBSERVED_KINDS = ("Node", "Job", "Pod", *WORKLOAD_KINDS)
 #: What the core reads of a workload (D29): its identity, labels, annotations, owners, spec, status.
-_WORKLOAD_META = ("name", "namespace", "uid", "generation", "labels", "annotations", "ownerReferences")
+_WORKLOAD_META = ("name", "namespace", "uid", "resourceVersion", "generation", "labels", "annotations",
+                  "ownerReferences")
 
 
 @attrs.frozen
@@ -82,8 +83,18 @@ class Observed:
     inventory: tuple[GpuInventory, GpuInventory] | None = None
     #: The AIMService that owns an InferenceService or HTTPRoute.
     service: ObjectKey | None = None
+    #: A namespace whose AIMServices to reconcile: someone else's workload there appeared, went
+    #: or changed owners (it may hold the name one of them needs).
+    services_in: str | None = None
     #: A workload kind's CRD appeared or went: every service reads whether it is served.
     every_service: bool = False
+
+
+def _service_owner(meta: Mapping[str, Any]) -> str | None:
+    """The name of the AIMService that controls a workload, None for someone else's."""
+    owner = next((ref for ref in meta.get("ownerReferences") or ()
+                  if ref.get("controller") and ref.get("kind") == "AIMService"), None)
+    return str(owner["name"]) if owner is not None else None
 
 
 def _conditions(doc: Mapping[str, Any]) -> tuple[JobCondition, ...]:
@@ -169,6 +180,9 @@ class Store:
         #: workload kinds whose CRDs the API server does not serve.
         self._workloads: dict[ObjectKey, Mapping[str, Any]] = {}
         self._unserved: set[str] = set()
+        #: Workloads with fields aimcore's create recorded for an "Update" manager (not claimed
+        #: for server-side apply yet: `kubeapi.ownership_claim`).
+        self._unclaimed: set[ObjectKey] = set()
         self._workload_view: Workloads | None = None
         #: What snapshots get of them, rebuilt only after one of them changed (not per reconcile).
         self._observed: tuple[Mapping[str, Mapping[str, str]] | None, DiscoveryObservation] | None = None
@@ -232,23 +246,43 @@ class Store:
         return Observed(inventory=(before, self._inventory)) if before != self._inventory else Observed()
 
     def _observe_workload(self, key: ObjectKey, doc: Mapping[str, Any], gone: bool) -> Observed:
-        self._workload_view = None
+        meta = doc.get("metadata") or {}
+        before = self._workloads.get(key)
         if gone:
+            if before is not None and meta.get("uid") and before["metadata"].get("uid") != meta.get("uid"):
+                return Observed()  # an earlier object of the name: the one the operator made since stays
             self._workloads.pop(key, None)
+            self._unclaimed.discard(key)
+        elif before is not None and (before["metadata"].get("uid") == meta.get("uid")) and not _newer(
+            meta.get("resourceVersion"), before["metadata"].get("resourceVersion")
+        ):
+            return Observed()  # an event older than what the operator already wrote and read back
         else:
-            meta = doc.get("metadata") or {}
             self._workloads[key] = {
                 "apiVersion": doc.get("apiVersion"), "kind": key.kind,
                 "metadata": {k: meta[k] for k in _WORKLOAD_META if k in meta},
                 "spec": doc.get("spec") or {}, "status": doc.get("status") or {},
             }
-        owner = next((ref for ref in (doc.get("metadata") or {}).get("ownerReferences") or ()
-                      if ref.get("controller") and ref.get("kind") == "AIMService"), None)
-        return Observed(service=ObjectKey("AIMService", key.namespace, str(owner["name"])) if owner else None)
+            if unclaimed(doc):
+                self._unclaimed.add(key)
+            else:
+                self._unclaimed.discard(key)
+        self._workload_view = None
+        owner = _service_owner(meta)
+        if owner is not None:
+            return Observed(service=ObjectKey("AIMService", key.namespace, owner))
+        if before is None or gone or _service_owner(before["metadata"]) is not None:
+            return Observed(services_in=key.namespace)  # someone else's appeared or went
+        return Observed()  # someone else's changed: its status is nobody's business here
 
     def workload(self, key: ObjectKey) -> Mapping[str, Any] | None:
         with self._lock:
             return self._workloads.get(key)
+
+    def needs_claim(self, key: ObjectKey) -> bool:
+        """Whether the workload has fields recorded for aimcore's "Update" manager (its create's)."""
+        with self._lock:
+            return key in self._unclaimed
 
     def set_served(self, kind: str, served: bool) -> bool:
         """Record whether a workload kind's CRD is served; True when that changed."""
@@ -260,6 +294,7 @@ class Store:
             else:
                 self._unserved.add(kind)
                 self._workloads = {k: v for k, v in self._workloads.items() if k.kind != kind}
+                self._unclaimed = {k for k in self._unclaimed if k.kind != kind}
             self._workload_view = None
             return True
 

@@ -250,6 +250,9 @@ class Operator:
                 keys.add(seen.template)
             if seen.service is not None:
                 keys.add(seen.service)
+            if seen.services_in is not None:
+                keys.update(k for k in self.store.all_keys()
+                            if k.kind == "AIMService" and k.namespace == seen.services_in)
             if seen.every_service:
                 keys.update(k for k in self.store.all_keys() if k.kind == "AIMService")
             if seen.job is not None:

@@ -99,8 +99,11 @@ def install_crds(api: KubeApi, *, workloads: bool = True) -> None:
         api.apply(CRDS, doc)
         names.append(doc["metadata"]["name"])
     for doc in WORKLOAD_CRDS if workloads else ():
-        with contextlib.suppress(ApiError):  # a cluster with KServe or the Gateway API keeps its own
+        try:
             api.create(CRDS, doc)
+        except ApiError as err:
+            if err.status != 409:  # 409: a cluster with KServe or the Gateway API keeps its own
+                raise
         names.append(doc["metadata"]["name"])
 
     def established() -> bool:

@@ -5,6 +5,10 @@ ever run. `JobRunner` plays them for discovery Jobs only: it makes each Job's Po
 finished through the real status subresources, and supplies what the Pod printed at the
 operator's log-reading seam (`Operator(read_log=...)`), answering as `aimcore simulate` answers.
 The templates themselves are reconciled by aimcore's operator, as in production.
+
+Nor does KServe or a Gateway controller run: `KServe` plays both for the InferenceServices and
+HTTPRoutes aimcore creates (on the stand-in CRDs of `workload_crds`), writing their status
+through the status subresource as those controllers would, Ready or not as a test asks.
 """
 
 from __future__ import annotations
@@ -24,12 +28,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from adapters.cli import main as cli_main
 from adapters.imagefacts import load_image_facts
 from adapters.jobrunner import discovery_log
 from adapters.kubeapi import (
     AIM_KINDS,
     DISCOVERY_JOBS,
+    HTTP_ROUTES,
+    INFERENCE_SERVICES,
     JOBS,
     PODS,
     SECRETS,
@@ -72,8 +80,12 @@ CLUSTER_MODELS = AIM_KINDS["AIMClusterModel"]
 TEMPLATES = AIM_KINDS["AIMServiceTemplate"]
 CLUSTER_TEMPLATES = AIM_KINDS["AIMClusterServiceTemplate"]
 AIM_RESOURCES = frozenset(info.plural for info in AIM_KINDS.values())
-#: What the operator writes besides its Lease: AIM objects and discovery Jobs.
-OPERATOR_RESOURCES = AIM_RESOURCES | {"jobs"}
+#: The workloads services own (D29): every one of the kind, not only those the operator watches.
+WORKLOADS: Mapping[str, KindInfo] = {
+    info.kind: attrs.evolve(info, selector=None) for info in (INFERENCE_SERVICES, HTTP_ROUTES)
+}
+#: What the operator writes besides its Lease: AIM objects, discovery Jobs and services' workloads.
+OPERATOR_RESOURCES = AIM_RESOURCES | {"jobs"} | {info.plural for info in WORKLOADS.values()}
 
 
 class FactsInspector:
@@ -94,15 +106,18 @@ class FactsInspector:
 @contextlib.contextmanager
 def running_operator(
     kube: KubeCluster, inspector: Any, identity: str = "op", logs: io.StringIO | None = None,
-    read_log: Callable[[JobObservation, str], str] | None = None, **settings: Any,
+    read_log: Callable[[JobObservation, str], str] | None = None, api: KubeApi | None = None,
+    **settings: Any,
 ) -> Iterator[Operator]:
-    """The operator's watch loop in a thread of this process, against the real API server.
-    `read_log` is the discovery-log seam (a JobRunner's, where no kubelet keeps logs)."""
+    """The operator's watch loop in a thread of this process, against the real API server, as the
+    admin (or as `api`'s user). `read_log` is the discovery-log seam (a JobRunner's, where no
+    kubelet keeps logs)."""
     options: dict[str, Any] = {"leader_election": False, "backoff": FAST, "retry_base": 0.05}
     options.update(settings)
     sink = logs if logs is not None else io.StringIO()
-    operator = Operator(kube.api(f"aimcore/{identity}"), inspector, Settings(identity=identity, **options),
-                        JsonLog(sink, "debug"), read_log=read_log)
+    client = api or kube.api(f"aimcore/{identity}")
+    operator = Operator(client, inspector, Settings(identity=identity, **options), JsonLog(sink, "debug"),
+                        read_log=read_log)
     stop = threading.Event()
     thread = threading.Thread(target=operator.run, args=(stop,), name=f"operator-{identity}")
     thread.start()
@@ -302,6 +317,113 @@ def running_job_runner(runner: JobRunner) -> Iterator[JobRunner]:
         thread.join(10)
 
 
+class KServe:
+    """Plays KServe and a Gateway controller for InferenceServices and HTTPRoutes.
+
+    `step` marks every InferenceService whose status does not answer its current generation yet:
+    `status.observedGeneration` and a `Ready` condition, True, or False with the reason and message
+    of `not_ready` for the names a test put there; and every HTTPRoute whose `status.parents` do
+    not answer its current parentRefs and generation: Accepted and ResolvedRefs True for each, as
+    `controller`. Everything goes through the status subresource (field manager "kserve"). While
+    `hold` is set nothing is marked; `routes=False` leaves HTTPRoutes alone.
+    """
+
+    def __init__(self, api: KubeApi, *, hold: bool = False, routes: bool = True,
+                 controller: str = "tests/gateway", at: str = "2026-03-01T10:00:00Z") -> None:
+        self.api = api
+        self.hold = hold
+        self.routes = routes
+        self.controller = controller
+        self.at = at
+        #: (namespace, InferenceService name) -> (reason, message) of its Ready=False.
+        self.not_ready: dict[tuple[str, str], tuple[str, str]] = {}
+        #: "Kind namespace/name" of every object marked, in order.
+        self.marked: list[str] = []
+        self._lock = threading.Lock()
+
+    def mark_not_ready(self, namespace: str, name: str, reason: str = "RevisionFailed",
+                       message: str = "container kserve-container is waiting: CrashLoopBackOff") -> None:
+        with self._lock:
+            self.not_ready[(namespace, name)] = (reason, message)
+
+    def mark_ready(self, namespace: str, name: str) -> None:
+        with self._lock:
+            self.not_ready.pop((namespace, name), None)
+
+    def step(self) -> int:
+        """Mark every InferenceService and HTTPRoute not marked as it should be; how many were."""
+        if self.hold:
+            return 0
+        marked = 0
+        for doc in self.api.list(WORKLOADS["InferenceService"])[0]:
+            marked += self._mark(WORKLOADS["InferenceService"], doc, self.isvc_status(doc))
+        if self.routes:
+            for doc in self.api.list(WORKLOADS["HTTPRoute"])[0]:
+                marked += self._mark(WORKLOADS["HTTPRoute"], doc, self.route_status(doc))
+        return marked
+
+    def isvc_status(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        meta = doc["metadata"]
+        with self._lock:
+            failing = self.not_ready.get((meta["namespace"], meta["name"]))
+        ready: dict[str, Any] = {"type": "Ready", "status": "True"}
+        if failing is not None:
+            ready = {"type": "Ready", "status": "False", "reason": failing[0], "message": failing[1]}
+        return {"observedGeneration": meta.get("generation"),
+                "conditions": [{**ready, "lastTransitionTime": self.at}]}
+
+    def route_status(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        generation = doc["metadata"].get("generation")
+        return {"parents": [
+            {"parentRef": dict(ref), "controllerName": self.controller, "conditions": [
+                {"type": kind, "status": "True", "reason": kind, "observedGeneration": generation,
+                 "lastTransitionTime": self.at} for kind in ("Accepted", "ResolvedRefs")]}
+            for ref in (doc.get("spec") or {}).get("parentRefs") or ()]}
+
+    def _mark(self, info: KindInfo, doc: Mapping[str, Any], status: dict[str, Any]) -> int:
+        if doc.get("status") == status:
+            return 0
+        meta = doc["metadata"]
+        with contextlib.suppress(ApiError):  # gone meanwhile
+            # A merge patch replaces lists whole: the status is exactly `status` afterwards.
+            self.api._call("PATCH", info.path(meta["namespace"], meta["name"], "status"),
+                           query=[("fieldManager", "kserve")], body={"status": {**_nulls(doc), **status}},
+                           content_type="application/merge-patch+json")
+            with self._lock:
+                self.marked.append(f"{info.kind} {meta['namespace']}/{meta['name']}")
+            return 1
+        return 0
+
+    def run(self, stop: threading.Event, interval: float = 0.1) -> None:
+        while not stop.wait(interval):
+            with contextlib.suppress(ApiError):
+                self.step()
+
+
+def _nulls(doc: Mapping[str, Any]) -> dict[str, None]:
+    """Status fields the new status lacks, removed by the merge patch."""
+    return dict.fromkeys(doc.get("status") or {})
+
+
+@contextlib.contextmanager
+def kserve(api: KubeApi, **options: Any) -> Iterator[KServe]:
+    """KServe's and the Gateway's part, played in a background thread."""
+    with running_kserve(KServe(api, **options)) as player:
+        yield player
+
+
+@contextlib.contextmanager
+def running_kserve(player: KServe) -> Iterator[KServe]:
+    stop = threading.Event()
+    thread = threading.Thread(target=player.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield player
+    finally:
+        stop.set()
+        thread.join(10)
+
+
 # --- manifests and simulate ------------------------------------------------------------------
 
 
@@ -325,7 +447,7 @@ def simulate(paths: Iterable[str], images: str, *extra: str) -> dict[str, Any]:
 
 def info_of(doc: Mapping[str, Any]) -> KindInfo:
     kind = str(doc["kind"])
-    return SECRETS if kind == "Secret" else AIM_KINDS[kind]
+    return SECRETS if kind == "Secret" else WORKLOADS.get(kind) or AIM_KINDS[kind]
 
 
 def ensure_namespaces(api: KubeApi, names: Iterable[str]) -> None:
@@ -359,6 +481,29 @@ def aim_state(api: KubeApi, namespaces: Iterable[str] | None = None) -> dict[str
                 continue
             state[f"{kind} {namespace}/{doc['metadata']['name']}"] = {**doc, "kind": kind}
     return state
+
+
+def workload_state(api: KubeApi, namespaces: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Every InferenceService and HTTPRoute (in `namespaces`), anyone's, by "Kind ns/name"."""
+    wanted = set(namespaces) if namespaces is not None else None
+    return {
+        f"{kind} {doc['metadata']['namespace']}/{doc['metadata']['name']}": {**doc, "kind": kind}
+        for kind, info in WORKLOADS.items() for doc in api.list(info)[0]
+        if wanted is None or doc["metadata"]["namespace"] in wanted
+    }
+
+
+def workload_comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """What aimcore decides of an InferenceService or HTTPRoute: its identity, labels, annotations,
+    ownerReferences (without the owner's server-made uid) and spec; never its status, which
+    KServe or the Gateway writes (here the test's players, in simulate the in-memory cluster's)."""
+    meta = doc["metadata"]
+    kept: dict[str, Any] = {k: copy.deepcopy(meta[k]) for k in ("name", "namespace", "labels", "annotations",
+                                                                "ownerReferences") if meta.get(k)}
+    for ref in kept.get("ownerReferences") or ():
+        ref.pop("uid", None)
+    return {"apiVersion": doc["apiVersion"], "kind": doc["kind"], "metadata": kept,
+            "spec": copy.deepcopy(doc.get("spec"))}
 
 
 def key_of(doc: Mapping[str, Any]) -> str:
@@ -406,6 +551,8 @@ def with_defaults(doc: Mapping[str, Any]) -> dict[str, Any]:
     """`doc` with the defaults its CRD's schema declares filled in, as the API server fills them."""
     kind = doc["kind"]
     version = str(doc["apiVersion"]).rsplit("/", 1)[-1]
+    if kind in WORKLOADS:
+        return copy.deepcopy(dict(doc))  # the stand-in CRDs declare no defaults
     for crd in crds():
         if crd["spec"]["names"]["kind"] == kind:
             for served in crd["spec"]["versions"]:

@@ -34,9 +34,11 @@ from tests.cluster.support import (
     README_CATALOG,
     ROOT,
     TEMPLATES,
+    WORKLOADS,
     FactsInspector,
     GatedApi,
     JobRunner,
+    KServe,
     aim_state,
     audit_writes,
     comparable,
@@ -45,6 +47,7 @@ from tests.cluster.support import (
     ensure_namespaces,
     job_runner,
     key_of,
+    kserve,
     log_events,
     once,
     operator_process,
@@ -53,6 +56,8 @@ from tests.cluster.support import (
     settle,
     simulate,
     with_defaults,
+    workload_comparable,
+    workload_state,
     write_summary,
 )
 
@@ -116,31 +121,48 @@ def namespaces_of(docs: list[dict[str, Any]]) -> list[str]:
     return sorted({d["metadata"]["namespace"] for d in docs if "namespace" in d["metadata"]})
 
 
-def _expected_catalog() -> dict[str, dict[str, Any]]:
-    objects = simulate(README_CATALOG, CATALOG_FACTS)["objects"]
-    return {key_of(doc): comparable(with_defaults(doc)) for doc in objects}
+def _expected_catalog(tmp_path: Path) -> dict[str, dict[str, Any]]:
+    """simulate's final state: the AIM objects as the API server stores them, and the service's
+    InferenceService and HTTPRoute as aimcore builds them (their status is KServe's and the Gateway's).
+
+    simulate is given the catalog as the API server stores it, with its CRDs' defaults: the
+    operator reads the service so, and the defaults reach the HTTPRoute (the gatewayRef's group
+    and kind become the parentRef's; the Gateway API's own CRD would default them the same way)."""
+    docs = [doc if doc["kind"] == "Secret" else with_defaults(doc) for doc in manifests(README_CATALOG)]
+    path = tmp_path / "catalog-as-stored.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    objects = simulate([str(path)], CATALOG_FACTS)["objects"]
+    expected = {key_of(doc): workload_comparable(doc) if doc["kind"] in WORKLOADS
+                else comparable(with_defaults(doc)) for doc in objects}
+    assert {key.split()[0] for key in expected} >= {"AIMService", "InferenceService", "HTTPRoute"}
+    return expected
 
 
 def _observed(api: KubeApi, namespaces: list[str]) -> dict[str, dict[str, Any]]:
-    return {key: comparable(doc) for key, doc in aim_state(api, namespaces).items()}
+    observed = {key: comparable(doc) for key, doc in aim_state(api, namespaces).items()}
+    observed.update({key: workload_comparable(doc) for key, doc in workload_state(api, namespaces).items()})
+    return observed
 
 
 def test_once_takes_the_bundled_catalog_to_the_state_simulate_prints(
-    kube: KubeCluster, catalog_namespaces: list[str]
+    kube: KubeCluster, catalog_namespaces: list[str], tmp_path: Path
 ) -> None:
-    expected = _expected_catalog()
+    expected = _expected_catalog(tmp_path)
     api = kube.api()
     docs = manifests(README_CATALOG)
     catalog_namespaces.extend(namespaces_of(docs))
     create_all(api, docs)
-    runner = JobRunner(kube.api("job-runner"))
+    runner, player = JobRunner(kube.api("job-runner")), KServe(kube.api("kserve"))
     for _ in range(8):
         assert once(kube, "--images", str(ROOT / CATALOG_FACTS), "--no-leader-election",
                     "--identity", "once") == 0
-        if runner.step() == 0:  # the discovery Jobs of this pass run, and the next pass reads them
+        # The discovery Jobs of this pass run, KServe and the Gateway mark what it created, and
+        # the next pass reads them.
+        if runner.step() + player.step() == 0:
             break
     else:
-        raise AssertionError("discovery Jobs kept coming")
+        raise AssertionError("discovery Jobs or workloads kept coming")
+    assert sorted(player.marked) == sorted(key for key in expected if key.split()[0] in WORKLOADS)
     observed = _observed(api, catalog_namespaces)
     assert sorted(observed) == sorted(expected)
     assert {k: differences(expected[k], observed[k]) for k in expected} == {k: [] for k in expected}
@@ -155,14 +177,14 @@ def test_once_takes_the_bundled_catalog_to_the_state_simulate_prints(
 def test_the_watching_operator_takes_the_bundled_catalog_to_the_same_state(
     kube: KubeCluster, catalog_namespaces: list[str], tmp_path: Path
 ) -> None:
-    expected = _expected_catalog()
+    expected = _expected_catalog(tmp_path)
     api = kube.api()
     docs = manifests(README_CATALOG)
     catalog_namespaces.extend(namespaces_of(docs))
     log = tmp_path / "operator.log"
     with operator_process(kube.kubeconfig, "--images", str(ROOT / CATALOG_FACTS), "--no-leader-election",
                           "--identity", "watcher", log=log), \
-            job_runner(kube.api("job-runner")):
+            job_runner(kube.api("job-runner")), kserve(kube.api("kserve")):
         create_all(api, docs)
         try:
             wait_for(lambda: _observed(api, catalog_namespaces) == expected, 120,
@@ -193,24 +215,26 @@ def test_other_managers_fields_survive_and_owned_fields_are_put_back(
         settle(operator)
         name = QWEN_TEMPLATES[1]
         generated = api.get(TEMPLATES, namespace, name)
-        assert generated["spec"]["metric"] == "latency"
-        # Another manager adds a label aimcore does not own, and takes over spec.metric by force.
+        profile = generated["spec"]["profileId"]
+        assert profile == "vllm-mi300x-fp8-tp1-latency"
+        # Another manager adds a label aimcore does not own, and takes over spec.profileId by force
+        # (a field that may change: the metric, precision and hardware of a template may not).
         _apply_as(user, "team-tools", {"metadata": {"name": name, "namespace": namespace,
                                                     "labels": {"cost-center": "ml-42"}}})
         _apply_as(user, "hotfix", {"metadata": {"name": name, "namespace": namespace},
-                                   "spec": {"modelName": "qwen", "metric": "throughput"}})
+                                   "spec": {"modelName": "qwen", "profileId": "hotfix-profile"}})
 
         def restored() -> bool:
             doc = api.get(TEMPLATES, namespace, name)
-            return bool(doc["spec"]["metric"] == "latency")
+            return bool(doc["spec"]["profileId"] == profile)
 
-        wait_for(restored, 30, "aimcore to put spec.metric back")
+        wait_for(restored, 30, "aimcore to put spec.profileId back")
         settle(operator)
         doc = api.get(TEMPLATES, namespace, name)
         assert doc["metadata"]["labels"]["cost-center"] == "ml-42"  # survives aimcore's applies
         # aimcore manages the object and, as a second entry, its status subresource.
         managers = {m["manager"]: m for m in doc["metadata"]["managedFields"] if not m.get("subresource")}
-        assert "f:metric" in str(managers["aimcore"]["fieldsV1"])
+        assert "f:profileId" in str(managers["aimcore"]["fieldsV1"])
         assert "f:cost-center" in str(managers["team-tools"]["fieldsV1"])
         assert "f:cost-center" not in str(managers["aimcore"]["fieldsV1"])
 

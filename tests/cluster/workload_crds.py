@@ -18,15 +18,23 @@ from adapters.kubeapi import HTTP_ROUTES, INFERENCE_SERVICES, KindInfo
 _OPEN = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 
 
+#: The API server refuses a CRD of a group under k8s.io or kubernetes.io (protected groups) without
+#: this annotation; the Gateway API's own CRDs carry the link to their approval.
+APPROVED = {"api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/gateway-api/pull/2466"}
+
+
 def structural_crd(info: KindInfo, short_names: tuple[str, ...] = ()) -> dict[str, Any]:
     names: dict[str, Any] = {"kind": info.kind, "listKind": f"{info.kind}List", "plural": info.plural,
                              "singular": info.kind.lower()}
     if short_names:
         names["shortNames"] = list(short_names)
+    metadata: dict[str, Any] = {"name": f"{info.plural}.{info.group}"}
+    if info.group.endswith((".k8s.io", ".kubernetes.io")):
+        metadata["annotations"] = dict(APPROVED)
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{info.plural}.{info.group}"},
+        "metadata": metadata,
         "spec": {
             "group": info.group,
             "scope": "Namespaced" if info.namespaced else "Cluster",
@@ -45,5 +53,5 @@ def structural_crd(info: KindInfo, short_names: tuple[str, ...] = ()) -> dict[st
     }
 
 
-#: What `install_workload_crds` installs, in order.
+#: What `install_crds` installs besides aimcore's own, in order.
 WORKLOAD_CRDS = (structural_crd(INFERENCE_SERVICES, ("isvc",)), structural_crd(HTTP_ROUTES))
