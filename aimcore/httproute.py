@@ -504,11 +504,19 @@ def _labels(service: r.AIMService, runtime: r.AIMRuntimeConfigSpec | None) -> di
     return dict(sorted(labels.items()))
 
 
+#: What the AIMService CRD (and the Gateway API) default an unset group and kind to.
+DEFAULT_PARENT_GROUP = "gateway.networking.k8s.io"
+DEFAULT_PARENT_KIND = "Gateway"
+
+
 def _parent_ref(gateway: r.GatewayReference) -> dict[str, Any]:
-    """The gateway as a ParentReference, in that struct's field order (namespace before name)."""
+    """The gateway as a ParentReference, in that struct's field order (namespace before name).
+
+    An unset group or kind is written as its default, as the API server fills it into the service:
+    the route is then the same whether the service was read from a cluster or from a file."""
     fields: list[tuple[str, Any]] = [
-        ("group", gateway.group),
-        ("kind", gateway.kind),
+        ("group", DEFAULT_PARENT_GROUP if gateway.group is None else gateway.group),
+        ("kind", gateway.kind or DEFAULT_PARENT_KIND),
         ("namespace", gateway.namespace),
         ("name", gateway.name),
         ("sectionName", gateway.section_name),

@@ -101,7 +101,9 @@ def _manifest(
         "kind": "HTTPRoute",
         "metadata": metadata,
         "spec": {
-            "parentRefs": [parent or {"namespace": "gateways", "name": "inference-gateway"}],
+            # An unset group and kind are written as the CRD would default them.
+            "parentRefs": [parent or {"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                      "namespace": "gateways", "name": "inference-gateway"}],
             "rules": [rule],
         },
     }

@@ -86,7 +86,10 @@ def test_the_inference_service_is_ready_one_round_after_it_exists() -> None:
     assert container["image"] == "amdenterpriseai/aim-qwen-qwen3-32b:0.8.5"
     assert isvc["spec"]["predictor"]["minReplicas"] == 2
     route = found[ROUTE]
-    assert route["spec"]["parentRefs"] == [{"namespace": "gateway-system", "name": "inference-gateway"}]
+    assert route["spec"]["parentRefs"] == [{
+        "group": "gateway.networking.k8s.io", "kind": "Gateway",
+        "namespace": "gateway-system", "name": "inference-gateway",
+    }]
     assert route["spec"]["rules"][0]["matches"] == [
         {"path": {"type": "PathPrefix", "value": "/ml-team/qwen-chat"}}
     ]
