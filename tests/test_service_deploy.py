@@ -311,3 +311,94 @@ def test_no_routing_no_route_condition() -> None:
     plan = plan_for(model=ready_model(), template=_template(), isvc=observed(True))
     assert "HTTPRouteReady" not in conditions(plan)
     assert plan.status.routing is None
+
+
+# --- a deployed template is kept ----------------------------------------------------------
+
+
+def _second_template() -> r.AIMServiceTemplate:
+    """Another Ready template of the model, for fp8."""
+    template = _template(precision=r.Precision.FP8)
+    assert template.status is not None and template.status.profile is not None
+    metadata = attrs.evolve(template.status.profile.metadata, precision="fp8")
+    return attrs.evolve(
+        template,
+        metadata=attrs.evolve(template.metadata, name="qwen3-32b-mi300x-lat-fp8", uid="uid-fp8"),
+        status=attrs.evolve(
+            template.status, profile=attrs.evolve(template.status.profile, metadata=metadata)
+        ),
+    )
+
+
+def _deployed(first: r.AIMServiceTemplate, *others: r.AIMServiceTemplate) -> tuple[r.AIMService, Plan]:
+    """The service once its InferenceService runs `first` (the only template then), and the plan of
+    the next pass with `others` beside it."""
+    service = attrs.evolve(_service(), metadata=attrs.evolve(_service().metadata, generation=1))
+    ran = plan_for(service, model=ready_model(), template=first, isvc=observed(True))
+    [built] = applied(plan_for(service, model=ready_model(), template=first))
+    running = attrs.evolve(service, status=ran.status)
+    plan = plan_for(running, model=ready_model(), template=first, isvc=observed(True, built), extra=others)
+    return running, plan
+
+
+def test_a_better_template_appearing_does_not_move_a_deployed_service() -> None:
+    fp16, fp8 = _template(), _second_template()
+    fresh = plan_for(model=ready_model(), template=fp16, extra=(fp8,))
+    assert fresh.status.resolved_template is not None
+    winner = fresh.status.resolved_template.name
+    loser = fp16 if winner != fp16.metadata.name else fp8
+    running, plan = _deployed(with_uid(loser), with_uid(fp16 if loser is fp8 else fp8))
+    assert plan.status.resolved_template == running.status.resolved_template  # type: ignore[union-attr]
+    assert applied(plan) == []
+    assert conditions(plan)["TemplateReady"] == ("True", "Resolved")
+    assert message(plan, "TemplateReady") == f"{loser.metadata.name} (auto-selection)"  # as when chosen
+    assert plan.actions == ()
+
+
+def with_uid(template: r.AIMServiceTemplate) -> r.AIMServiceTemplate:
+    uid = f"uid-{template.metadata.name}"
+    return attrs.evolve(template, metadata=attrs.evolve(template.metadata, uid=uid))
+
+
+@pytest.mark.parametrize("state", [r.TemplateStatus.PROGRESSING, r.TemplateStatus.PENDING])
+def test_a_deployed_template_being_rediscovered_is_waited_for(state: r.TemplateStatus) -> None:
+    first, other = with_uid(_template()), with_uid(_second_template())
+    running, _ = _deployed(first)
+    assert first.status is not None
+    again = attrs.evolve(first, status=attrs.evolve(first.status, status=state))
+    [built] = applied(plan_for(running, model=ready_model(), template=first))
+    plan = plan_for(running, model=ready_model(), template=again, isvc=observed(True, built), extra=(other,))
+    assert applied(plan) == []
+    assert conditions(plan)["TemplateReady"] == ("False", "TemplateNotReady")
+    assert message(plan, "TemplateReady") == (
+        f"template {first.metadata.name}, which the InferenceService runs, is {state.value}"
+    )
+    assert conditions(plan)["InferenceServiceReady"] == ("True", "RuntimeReady")
+    assert plan.status.status is S.PENDING
+
+
+def test_a_deployed_template_that_is_no_longer_available_is_replaced() -> None:
+    first, other = with_uid(_template()), with_uid(_second_template())
+    running, _ = _deployed(first)
+    assert first.status is not None
+    gone = attrs.evolve(first, status=attrs.evolve(first.status, status=r.TemplateStatus.NOT_AVAILABLE))
+    [built] = applied(plan_for(running, model=ready_model(), template=first))
+    plan = plan_for(running, model=ready_model(), template=gone, isvc=observed(True, built), extra=(other,))
+    [manifest] = applied(plan)
+    assert manifest["metadata"]["labels"]["aim.eai.amd.com/template"] == other.metadata.name
+    resolved = plan.status.resolved_template
+    assert resolved is not None and resolved.name == other.metadata.name
+
+
+def test_a_changed_spec_selects_again() -> None:
+    first, other = with_uid(_template()), with_uid(_second_template())
+    running, _ = _deployed(first)
+    changed = attrs.evolve(
+        running,
+        metadata=attrs.evolve(running.metadata, generation=2),
+        spec=attrs.evolve(running.spec, overrides=r.ServiceOverrides(precision=r.Precision.FP8)),
+    )
+    [built] = applied(plan_for(running, model=ready_model(), template=first))
+    plan = plan_for(changed, model=ready_model(), template=first, isvc=observed(True, built), extra=(other,))
+    resolved = plan.status.resolved_template
+    assert resolved is not None and resolved.name == other.metadata.name
