@@ -8,9 +8,9 @@ Each size runs in its own child process, so that its peak memory (ru_maxrss) is 
 Figures per size:
 
 - parse+validate: YAML text in memory -> documents with line numbers -> check_document ->
-  typed objects (adapters.manifests.check_documents, what `aimcore validate` does after reading files);
+  typed objects (aimcore.adapters.files.manifests.check_documents, what `aimcore validate` does after reading files);
 - reconcile-all, first pass: one `reconcile_all` over the input as admitted to the memory cluster;
-- simulate: `adapters.simulate.run` to convergence in the memory cluster (templates, copies, auto-created
+- simulate: `aimcore.adapters.memory.simulate.run` to convergence in the memory cluster (templates, copies, auto-created
   models, statuses), inspections answered from the generated image facts;
 - reconcile-all, steady: one `reconcile_all` over the converged state, and the actions it plans (target 0);
 - peak memory: tracemalloc's peak over parse+validate and simulate (a separate, untimed run) and the
@@ -51,9 +51,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from adapters.manifests import check_documents, read_text  # noqa: E402
-from adapters.memory import MemoryCluster  # noqa: E402
-from adapters.simulate import Inspector, paused_gc, run  # noqa: E402
+from aimcore.adapters.files.manifests import check_documents, read_text  # noqa: E402
+from aimcore.adapters.memory.cluster import MemoryCluster  # noqa: E402
+from aimcore.adapters.memory.simulate import Inspector, paused_gc, run  # noqa: E402
 from aimcore.facts import FailureKind, InspectFailure, InspectResult  # noqa: E402
 from aimcore.reconcile import RECONCILED_KINDS, reconcile_all  # noqa: E402
 from aimcore.snapshot import InspectKey  # noqa: E402

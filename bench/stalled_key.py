@@ -23,8 +23,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.kubeapi import AIM_KINDS, Backoff
-from adapters.operator import JsonLog, Operator, Settings
+from aimcore.adapters.kube.api import AIM_KINDS, Backoff
+from aimcore.adapters.kube.operator import JsonLog, Operator, Settings
 from tests.cluster.support import FactsInspector
 from tests.kube_support import RunningFake
 

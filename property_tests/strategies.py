@@ -1144,7 +1144,7 @@ class Catalog:
         )
 
     def inspector(self) -> Inspector:
-        """An inspector for `adapters.simulate.run`."""
+        """An inspector for `aimcore.adapters.memory.simulate.run`."""
         return lambda keys: {key: self.inspect(key) for key in keys}
 
     def snapshot(self, objects: Sequence[r.Resource] | None = None) -> Snapshot:

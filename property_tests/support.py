@@ -9,8 +9,8 @@ from typing import Any
 import attrs
 from hypothesis import settings
 
-from adapters.memory import MemoryCluster
-from adapters.simulate import execute_action
+from aimcore.adapters.memory.cluster import MemoryCluster
+from aimcore.adapters.memory.simulate import execute_action
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.plan import Apply, ApplyManifest, Delete, Inspect, Plan, UpdateStatus
@@ -77,7 +77,7 @@ def new_cluster(catalog: Catalog, objects: Sequence[r.Resource] | None = None) -
 
 
 def execute(cluster: MemoryCluster, catalog: Catalog, plans: Sequence[Plan]) -> None:
-    """Carry the plans out as `adapters.simulate` does: applies, deletes, statuses, then inspections."""
+    """Carry the plans out as `aimcore.adapters.memory.simulate` does: applies, deletes, statuses, then inspections."""
     wanted: list[InspectKey] = []
     for plan in plans:
         for action in plan.actions:

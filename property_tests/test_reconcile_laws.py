@@ -11,7 +11,7 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.simulate import run
+from aimcore.adapters.memory.simulate import run
 from aimcore import resources as r
 from aimcore.facts import InspectResult
 from aimcore.naming import is_valid_label

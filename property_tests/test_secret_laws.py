@@ -13,8 +13,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.cli import main
-from adapters.manifests import load_catalog
+from aimcore.adapters.cli.main import main
+from aimcore.adapters.files.manifests import load_catalog
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.facts import ImageFacts, InspectFailure

@@ -7,7 +7,7 @@ from collections import Counter
 
 from hypothesis import given
 
-from adapters.simulate import run
+from aimcore.adapters.memory.simulate import run
 from aimcore import resources as r
 from aimcore.httproute import route_name
 from aimcore.images import normalize_image

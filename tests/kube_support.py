@@ -35,7 +35,7 @@ import aiohttp.web
 import attrs
 import kmock
 
-from adapters.kubeapi import KubeApi
+from aimcore.adapters.kube.api import KubeApi
 
 ObjKey = tuple[str, str, str, str]  # group, plural, namespace, name
 

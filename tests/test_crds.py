@@ -20,7 +20,7 @@ import attrs
 import pytest
 import yaml
 
-from adapters.cli import main
+from aimcore.adapters.cli.main import main
 from aimcore import crds
 from aimcore import resources as r
 from aimcore.schema import meta

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import attrs
 
-from adapters.imagefacts import load_image_facts
-from adapters.jobrunner import FROM_SPEC, discovery_log
+from aimcore.adapters.files.imagefacts import load_image_facts
+from aimcore.adapters.common.jobrunner import FROM_SPEC, discovery_log
 from aimcore import codec, discoveryjob, dryrun, gpus
 from aimcore import resources as r
 from aimcore.discoveryjob import DiscoveryObservation, JobCondition, JobObservation

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from adapters.kubeapi import AIM_KINDS, ApiError, Backoff, KubeApi
-from adapters.kubeexec import Executor
-from adapters.kubestore import Store
+from aimcore.adapters.kube.api import AIM_KINDS, ApiError, Backoff, KubeApi
+from aimcore.adapters.kube.executor import Executor
+from aimcore.adapters.kube.store import Store
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.plan import Apply, Plan

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from adapters.dependents import Change, DependencyIndex, dependents, gpu_dependents
-from adapters.kubeapi import AIM_KINDS, SECRETS, ApiError, Backoff, with_retries
-from adapters.operator import (
+from aimcore.adapters.common.dependents import Change, DependencyIndex, dependents, gpu_dependents
+from aimcore.adapters.kube.api import AIM_KINDS, SECRETS, ApiError, Backoff, with_retries
+from aimcore.adapters.kube.operator import (
     JsonLog,
     Operator,
     Settings,
@@ -32,7 +32,7 @@ from adapters.operator import (
     kube_inspector,
     operator_command,
 )
-from adapters.workqueue import WorkQueue
+from aimcore.adapters.kube.workqueue import WorkQueue
 from aimcore import codec, gpus
 from aimcore import resources as r
 from aimcore.discoveryjob import template_of

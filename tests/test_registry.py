@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from adapters.credentials import (
+from aimcore.adapters.registry.credentials import (
     Credential,
     CredentialsError,
     Keyring,
@@ -22,7 +22,7 @@ from adapters.credentials import (
     keyring_from_secrets,
     parse_docker_config,
 )
-from adapters.registry import (
+from aimcore.adapters.registry.client import (
     OCI_CONFIG,
     OCI_MANIFEST,
     ImageRef,

@@ -30,7 +30,7 @@ from typing import Any
 import attrs
 import pytest
 
-from adapters.registry import InspectRequest, RegistryClient
+from aimcore.adapters.registry.client import InspectRequest, RegistryClient
 from aimcore.facts import FailureKind, ImageFacts, InspectFailure, InspectResult
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -786,7 +786,7 @@ def aimcore(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": path}
     return subprocess.run(
-        [sys.executable, "-m", "adapters.cli", *args],
+        [sys.executable, "-m", "aimcore.adapters.cli.main", *args],
         capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env, check=False,
     )  # fmt: skip
 

@@ -6,7 +6,7 @@ follows the rule and its docstring names the rule and the reference's behaviour.
 reference internals with no counterpart here (dead code, pointer identity, the Go `Value` of a
 component), the test restates the user-visible behaviour the item protects and says so.
 Items 11-19 are the reference's e2e (chainsaw) suites; they run end to end through the in-memory
-cluster (`adapters.memory.MemoryCluster` + `adapters.simulate.run`), and one through `aimcore simulate`.
+cluster (`aimcore.adapters.memory.cluster.MemoryCluster` + `aimcore.adapters.memory.simulate.run`), and one through `aimcore simulate`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 import attrs
 import pytest
 
-from adapters.cli import main
-from adapters.memory import MemoryCluster
-from adapters.simulate import run
+from aimcore.adapters.cli.main import main
+from aimcore.adapters.memory.cluster import MemoryCluster
+from aimcore.adapters.memory.simulate import run
 from aimcore import custom, labels, naming, templates
 from aimcore import resources as r
 from aimcore.facts import FailureKind, ImageFacts, InspectFailure, InspectResult

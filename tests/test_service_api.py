@@ -659,7 +659,7 @@ def test_the_crd_bounds_are_the_facts_validation_reads() -> None:
 
 
 def _kube_info(doc: dict[str, Any]) -> Any:
-    from adapters.kubeapi import AIM_KINDS
+    from aimcore.adapters.kube.api import AIM_KINDS
 
     return AIM_KINDS[doc["kind"]]
 
@@ -694,7 +694,7 @@ def test_the_api_server_accepts_every_valid_manifest_and_keeps_it(kube: Any, nam
 
 @pytest.mark.cluster
 def test_the_api_server_refuses_the_same_fields(kube: Any, namespace: str) -> None:
-    from adapters.kubeapi import ApiError
+    from aimcore.adapters.kube.api import ApiError
 
     api = kube.api()
     for case, (original, expected, structural) in INVALID.items():

@@ -9,10 +9,10 @@ from typing import Any
 
 import attrs
 
-from adapters.imagefacts import load_image_facts
-from adapters.manifests import load_catalog
-from adapters.memory import MemoryCluster
-from adapters.simulate import run
+from aimcore.adapters.files.imagefacts import load_image_facts
+from aimcore.adapters.files.manifests import load_catalog
+from aimcore.adapters.memory.cluster import MemoryCluster
+from aimcore.adapters.memory.simulate import run
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.ownership import ANNOTATION_DEPLOYMENT_IMAGE, LABEL_CUSTOM_MODEL, LABEL_ORIGIN, LABEL_SERVICE

@@ -8,7 +8,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from adapters.cli import main
+from aimcore.adapters.cli.main import main
 from tests.registry_server import BASIC_PASSWORD, BASIC_USER, RegistryProcess, push_image
 
 

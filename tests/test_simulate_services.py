@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from adapters.cli import main
+from aimcore.adapters.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = "2026-11-29T00:00:00Z"

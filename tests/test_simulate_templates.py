@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from adapters.cli import main
-from adapters.manifests import load_catalog
+from aimcore.adapters.cli.main import main
+from aimcore.adapters.files.manifests import load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = "2026-11-29T00:00:00Z"

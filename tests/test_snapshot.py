@@ -5,8 +5,8 @@ from __future__ import annotations
 import attrs
 from hypothesis import given, settings
 
-from adapters.memory import MemoryCluster
-from adapters.simulate import run
+from aimcore.adapters.memory.cluster import MemoryCluster
+from aimcore.adapters.memory.simulate import run
 from aimcore import resources as r
 from aimcore.snapshot import ObjectKey, Snapshot
 from property_tests.strategies import Catalog, catalogs

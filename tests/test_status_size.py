@@ -9,8 +9,8 @@ from typing import Any
 import attrs
 import pytest
 
-from adapters.memory import MemoryCluster
-from adapters.simulate import run
+from aimcore.adapters.memory.cluster import MemoryCluster
+from aimcore.adapters.memory.simulate import run
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.facts import FailureKind, ImageFacts, InspectFailure, InspectResult

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.cli import main
+from aimcore.adapters.cli.main import main
 from aimcore import resources as r
 from aimcore.validation import check_document
 

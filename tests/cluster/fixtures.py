@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 import pytest
 
-from adapters.kubeapi import AIM_KINDS, ApiError, KindInfo, KubeApi
+from aimcore.adapters.kube.api import AIM_KINDS, ApiError, KindInfo, KubeApi
 from aimcore.crds import crds
 from tests.cluster import build
 from tests.cluster.control_plane import ControlPlane

@@ -30,10 +30,10 @@ from typing import Any
 
 import attrs
 
-from adapters.cli import main as cli_main
-from adapters.imagefacts import load_image_facts
-from adapters.jobrunner import discovery_log
-from adapters.kubeapi import (
+from aimcore.adapters.cli.main import main as cli_main
+from aimcore.adapters.files.imagefacts import load_image_facts
+from aimcore.adapters.common.jobrunner import discovery_log
+from aimcore.adapters.kube.api import (
     AIM_KINDS,
     DISCOVERY_JOBS,
     HTTP_ROUTES,
@@ -47,7 +47,7 @@ from adapters.kubeapi import (
     KubeApi,
     WatchStream,
 )
-from adapters.operator import JsonLog, Operator, Settings, add_operator_arguments, operator_command
+from aimcore.adapters.kube.operator import JsonLog, Operator, Settings, add_operator_arguments, operator_command
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.crds import crds
@@ -154,7 +154,7 @@ def once(kube: KubeCluster, *argv: str, kubeconfig: Path | None = None) -> int:
 @contextlib.contextmanager
 def operator_process(kubeconfig: Path, *argv: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`aimcore operator` as its own process (stderr to `log`); SIGTERM and wait at the end."""
-    command = [sys.executable, "-c", "import sys; from adapters.cli import main; sys.exit(main())",
+    command = [sys.executable, "-c", "import sys; from aimcore.adapters.cli.main import main; sys.exit(main())",
                "operator", "--kubeconfig", str(kubeconfig), *argv]
     with log.open("ab") as sink:
         process = subprocess.Popen(command, cwd=ROOT, stderr=sink, stdout=subprocess.DEVNULL,
@@ -206,7 +206,7 @@ class JobRunner:
     For each unfinished discovery Job it creates the Pod the Job controller would (labels, owner,
     the pod template's spec), writes the Pod Succeeded and the Job Complete through their status
     subresources, and keeps what the Pod printed for the operator's log seam (`read_log`): the
-    answer `aimcore simulate` gives (`adapters.jobrunner`, from the image facts' dryRun entries).
+    answer `aimcore simulate` gives (`aimcore.adapters.common.jobrunner`, from the image facts' dryRun entries).
     A Job answered from the template's own spec gets the simulated label, as in simulate.
     """
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from adapters.dependents import Change
-from adapters.kubeapi import (
+from aimcore.adapters.common.dependents import Change
+from aimcore.adapters.kube.api import (
     AIM_KINDS,
     APPLY_PATCH,
     SECRETS,
@@ -28,8 +28,8 @@ from adapters.kubeapi import (
     KindInfo,
     KubeApi,
 )
-from adapters.kubeexec import DEPENDENCIES_REACHABLE, Executor, apply_body
-from adapters.kubestore import Store, Watcher
+from aimcore.adapters.kube.executor import DEPENDENCIES_REACHABLE, Executor, apply_body
+from aimcore.adapters.kube.store import Store, Watcher
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.plan import Apply, Delete, Plan, UpdateStatus

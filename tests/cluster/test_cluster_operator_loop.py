@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from adapters.kubeapi import AIM_KINDS, JOBS, SECRETS
-from adapters.kubeexec import Executor, NotLeader
-from adapters.kubestore import Store
-from adapters.leader import LeaderElector
-from adapters.operator import JsonLog, Operator, Settings, kube_inspector
+from aimcore.adapters.kube.api import AIM_KINDS, JOBS, SECRETS
+from aimcore.adapters.kube.executor import Executor, NotLeader
+from aimcore.adapters.kube.store import Store
+from aimcore.adapters.kube.leader import LeaderElector
+from aimcore.adapters.kube.operator import JsonLog, Operator, Settings, kube_inspector
 from aimcore import resources as r
 from aimcore.facts import InspectResult
 from aimcore.plan import Plan, UpdateStatus

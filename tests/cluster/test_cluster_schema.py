@@ -17,8 +17,8 @@ import attrs
 import pytest
 import yaml
 
-from adapters.cli import main as cli_main
-from adapters.kubeapi import AIM_KINDS, SECRETS, ApiError, KubeApi
+from aimcore.adapters.cli.main import main as cli_main
+from aimcore.adapters.kube.api import AIM_KINDS, SECRETS, ApiError, KubeApi
 from aimcore.crds import crds
 from tests.cluster.fixtures import CRDS, NAMESPACES, KubeCluster, delete_namespace, wait_for
 from tests.cluster.support import comparable, ensure_namespaces, info_of, key_of, simulate, with_defaults

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from adapters.kubeapi import AIM_KINDS, ApiError, KindInfo, KubeApi
-from adapters.operator import Operator
+from aimcore.adapters.kube.api import AIM_KINDS, ApiError, KindInfo, KubeApi
+from aimcore.adapters.kube.operator import Operator
 from aimcore import codec, httproute
 from aimcore import inferenceservice as isvc
 from aimcore import resources as r

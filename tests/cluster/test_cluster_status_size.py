@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from adapters.kubeapi import ApiError, KubeApi
+from aimcore.adapters.kube.api import ApiError, KubeApi
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.facts import ImageFacts

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from adapters.imagefacts import load_image_facts
-from adapters.kubeapi import JOBS, NODES
-from adapters.operator import Operator
+from aimcore.adapters.files.imagefacts import load_image_facts
+from aimcore.adapters.kube.api import JOBS, NODES
+from aimcore.adapters.kube.operator import Operator
 from aimcore.images import normalize_image
 from aimcore.snapshot import ObjectKey
 from tests.cluster.fixtures import KubeCluster, wait_for

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.kubeapi import HTTP_ROUTES, INFERENCE_SERVICES, KindInfo
+from aimcore.adapters.kube.api import HTTP_ROUTES, INFERENCE_SERVICES, KindInfo
 
 _OPEN = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.manifests import Located, read_documents
+from aimcore.adapters.files.manifests import Located, read_documents
+
 from aimcore.facts import FailureKind, ImageFacts, InspectFailure, InspectResult
 from aimcore.images import InvalidImageReference, normalize_image
 from aimcore.snapshot import InspectKey

@@ -1,6 +1,6 @@
 """Carry a plan out against the API server, writing only what changed.
 
-The semantics mirror `adapters/simulate.py` against the in-memory cluster: an Apply
+The semantics mirror `adapters/memory/simulate.py` against the in-memory cluster: an Apply
 merges our metadata and sets the spec (here: server-side apply, field manager
 "aimcore", ownerReferences included), a Delete is guarded by the uid, a status goes
 through the status subresource, and an Inspect is handed back to the caller. Before
@@ -20,9 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-
-from adapters.dependents import Change
-from adapters.kubeapi import (
+from aimcore.adapters.common.dependents import Change
+from aimcore.adapters.kube.api import (
     FIELD_MANAGER,
     JOBS,
     OBSERVED,
@@ -34,7 +33,8 @@ from adapters.kubeapi import (
     ownership_claim,
     with_retries,
 )
-from adapters.kubestore import Store
+from aimcore.adapters.kube.store import Store
+
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.ownership import needs_apply

@@ -4,7 +4,7 @@ It does what an API server and the controllers aimcore does not model would do:
 gives objects uids, generations and resourceVersions, merges applies, garbage-
 collects children through ownerReferences, and plays the Job runner (D28): a
 discovery Job finishes as soon as it is applied, its Pod printing what the image's
-dryRun entry says (`adapters.jobrunner`). Templates get their status from the same
+dryRun entry says (`aimcore.adapters.common.jobrunner`). Templates get their status from the same
 core reconciler as in the operator; Nodes are given, never changed.
 
 It plays KServe and a Gateway too: an InferenceService becomes Ready one round after it
@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
+from aimcore.adapters.common.dependents import Change
+from aimcore.adapters.common.jobrunner import discovery_log
 
-from adapters.dependents import Change
-from adapters.jobrunner import discovery_log
 from aimcore import discoveryjob as dj
 from aimcore import resources as r
 from aimcore.facts import InspectResult

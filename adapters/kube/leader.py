@@ -16,9 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.kubeapi import LEASES, ApiError, KubeApi
-
-Log = Callable[..., None]
+from aimcore.adapters.common.log import Log
+from aimcore.adapters.kube.api import LEASES, ApiError, KubeApi
 
 
 def _micro_time() -> str:

@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
+from aimcore.adapters.common.dependents import Change
+from aimcore.adapters.common.log import Log
+from aimcore.adapters.kube.api import ApiError, Backoff, KindInfo, KubeApi, WatchStream, unclaimed
 
-from adapters.dependents import Change
-from adapters.kubeapi import ApiError, Backoff, KindInfo, KubeApi, WatchStream, unclaimed
 from aimcore import codec
 from aimcore import resources as r
 from aimcore.discoveryjob import (
@@ -32,8 +33,6 @@ from aimcore.gpus import GpuInventory, gpu_inventory
 from aimcore.snapshot import InspectKey, ObjectKey, Snapshot
 from aimcore.validation import check_document
 from aimcore.workloads import Workloads
-
-Log = Callable[..., None]
 
 
 def decode(doc: Mapping[str, Any]) -> tuple[r.Resource | None, str]:

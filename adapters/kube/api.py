@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import attrs
+from aimcore.adapters.common.retry import Backoff
 
 from aimcore import resources as r
 from aimcore.discoveryjob import JOB_SELECTOR, LABEL_TEMPLATE
@@ -141,18 +141,6 @@ def _error(status: int, body: bytes, retry_after: str | None = None) -> ApiError
     reason = str(doc.get("reason") or "Error")
     message = str(doc.get("message") or body[:200].decode("utf-8", "replace"))
     return ApiError(status, reason, message[:500], wait)
-
-
-@attrs.frozen
-class Backoff:
-    """Exponential backoff with jitter: `base * 2**attempt`, capped, `attempts` tries in all."""
-
-    base: float = 0.2
-    cap: float = 10.0
-    attempts: int = 6
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.cap, self.base * 2**attempt) * (0.5 + random.random() / 2))
 
 
 def _header(response: Any, name: str) -> str | None:

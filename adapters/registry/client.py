@@ -35,9 +35,9 @@ from urllib.parse import SplitResult, urlencode, urljoin, urlsplit
 import attrs
 import urllib3
 import urllib3.connection
+from aimcore.adapters.registry.credentials import DOCKER_HUB, Credential, Keyring
 from docker_image.reference import InvalidReference, Reference
 
-from adapters.credentials import DOCKER_HUB, Credential, Keyring
 from aimcore.facts import FailureKind, ImageFacts, InspectFailure, InspectResult
 
 if TYPE_CHECKING:

@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn, TextIO
 
 import yaml
+from aimcore.adapters.cli import inspect as inspect_command
+from aimcore.adapters.cli.output import render
+from aimcore.adapters.files.imagefacts import load_image_facts
+from aimcore.adapters.files.manifests import load_catalog
+from aimcore.adapters.kube.operator import add_operator_arguments, operator_command
+from aimcore.adapters.memory.cluster import DryRuns, MemoryCluster, StartFailures
+from aimcore.adapters.memory.simulate import Inspector, final_objects, paused_gc, run, run_once
 
-from adapters import inspect_command
-from adapters.imagefacts import load_image_facts
-from adapters.manifests import load_catalog
-from adapters.memory import DryRuns, MemoryCluster, StartFailures
-from adapters.operator import add_operator_arguments, operator_command
-from adapters.output import render
-from adapters.simulate import Inspector, final_objects, paused_gc, run, run_once
 from aimcore.crds import crds
 from aimcore.facts import FailureKind, InspectFailure, InspectResult
 from aimcore.snapshot import DEFAULT_OPERATOR_NAMESPACE, InspectKey
@@ -39,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 def registry_inspector(secret_documents: Sequence[dict[str, Any]]) -> Inspector:
     """Inspections against real registries with the Secrets found among the inputs (issue 6)."""
-    from adapters.registry_bridge import make_inspector
+    from aimcore.adapters.registry.inspector import make_inspector
 
     return make_inspector(secret_documents)
 

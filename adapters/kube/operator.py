@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import signal
 import socket
@@ -21,19 +20,35 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any
 
 import attrs
+from aimcore.adapters.common.dependents import (
+    Change,
+    DependencyIndex,
+    dependents_of,
+    gpu_dependents,
+    moves_dependencies,
+)
+from aimcore.adapters.common.inspection import Inspector
+from aimcore.adapters.common.jobrunner import discovery_log
+from aimcore.adapters.common.log import LEVELS, JsonLog
+from aimcore.adapters.kube.api import (
+    OBSERVED,
+    SECRETS,
+    WATCHED,
+    ApiError,
+    Backoff,
+    KindInfo,
+    KubeApi,
+    with_retries,
+)
+from aimcore.adapters.kube.executor import Executor, NotLeader, Outcome
+from aimcore.adapters.kube.leader import LeaderElector
+from aimcore.adapters.kube.store import Observed, Store, Watcher
+from aimcore.adapters.kube.workqueue import Failures, WorkQueue
+from aimcore.adapters.registry.client import ImageRef
 
-from adapters.dependents import Change, DependencyIndex, dependents_of, gpu_dependents, moves_dependencies
-from adapters.jobrunner import discovery_log
-from adapters.kubeapi import OBSERVED, SECRETS, WATCHED, ApiError, Backoff, KindInfo, KubeApi, with_retries
-from adapters.kubeexec import Executor, NotLeader, Outcome
-from adapters.kubestore import Observed, Store, Watcher
-from adapters.leader import LeaderElector
-from adapters.registry import ImageRef
-from adapters.simulate import Inspector
-from adapters.workqueue import Failures, WorkQueue
 from aimcore import resources as r
 from aimcore.discoveryjob import CONTAINER_NAME, JobObservation, template_of
 from aimcore.facts import FailureKind, InspectFailure, InspectResult
@@ -42,7 +57,6 @@ from aimcore.reconcile import RECONCILED_KINDS, reconcile
 from aimcore.resolution import lookup_model
 from aimcore.snapshot import DEFAULT_OPERATOR_NAMESPACE, InspectKey, ObjectKey, SecretRef
 
-LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 TEMPLATE_KINDS = ("AIMServiceTemplate", "AIMClusterServiceTemplate")
 #: What a finished discovery Job's Pod printed, given the Job and the Pod's name.
 LogReader = Callable[[JobObservation, str], str]
@@ -50,29 +64,6 @@ LogReader = Callable[[JobObservation, str], str]
 
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class JsonLog:
-    """Structured logs: one JSON object a line (time, level, msg, then fields)."""
-
-    def __init__(self, stream: TextIO | None = None, level: str = "info") -> None:
-        self.stream = stream or sys.stderr
-        self.threshold = LEVELS[level]
-        self._lock = threading.Lock()
-
-    def __call__(self, level: str, msg: str, **fields: Any) -> None:
-        if LEVELS.get(level, 20) < self.threshold:
-            return
-        record: dict[str, Any] = {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "level": level,
-            "msg": msg,
-        }
-        record.update({k: v if isinstance(v, int | float | bool) or v is None else str(v)
-                       for k, v in fields.items()})
-        with self._lock:
-            self.stream.write(json.dumps(record) + "\n")
-            self.stream.flush()
 
 
 @attrs.frozen(kw_only=True)
@@ -114,7 +105,7 @@ def _unreadable_secret(ref: SecretRef, err: ApiError) -> InspectFailure:
 def kube_inspector(api: KubeApi, backoff: Backoff | None = None) -> Inspector:
     """Registry inspections with the named pull secrets, read when needed and never kept; a read
     that fails transiently is tried again a few times first (on the inspection pool, not the worker)."""
-    from adapters.registry_bridge import make_inspector
+    from aimcore.adapters.registry.inspector import make_inspector
 
     backoff = backoff or Backoff(base=0.2, cap=2.0, attempts=3)
 
@@ -632,7 +623,7 @@ def _answers(
     --images, both from the facts file (its dryRun entries, as simulate answers, D28)."""
     if not args.images:
         return kube_inspector(api), None
-    from adapters.imagefacts import load_image_facts
+    from aimcore.adapters.files.imagefacts import load_image_facts
 
     facts, problems = load_image_facts(args.images)
     for problem in problems:
@@ -644,7 +635,7 @@ def _answers(
 
 
 def facts_log_reader(dry_run: Callable[[str], Any], store: Store) -> LogReader:
-    """Discovery output as `adapters.jobrunner` answers it from dryRun entries, for the Job's
+    """Discovery output as `aimcore.adapters.common.jobrunner` answers it from dryRun entries, for the Job's
     template and its model's image (the model as the template finds it, D16)."""
 
     def read(job: JobObservation, pod: str) -> str:

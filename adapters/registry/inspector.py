@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from adapters.credentials import CredentialsError, keyring_from_secrets
-from adapters.registry import InspectRequest, RegistryClient
-from adapters.simulate import Inspector
+from aimcore.adapters.common.inspection import Inspector
+from aimcore.adapters.registry.client import InspectRequest, RegistryClient
+from aimcore.adapters.registry.credentials import CredentialsError, keyring_from_secrets
+
 from aimcore.facts import FailureKind, InspectFailure, InspectResult
 from aimcore.snapshot import InspectKey
 

@@ -8,9 +8,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
+from aimcore.adapters.registry.client import RegistryClient
+from aimcore.adapters.registry.credentials import (
+    CredentialsError,
+    Keyring,
+    config_from_secret,
+    parse_docker_config,
+)
 
-from adapters.credentials import CredentialsError, Keyring, config_from_secret, parse_docker_config
-from adapters.registry import RegistryClient
 from aimcore import codec
 from aimcore.facts import InspectFailure
 from aimcore.labels import MalformedLabel, parse_image_metadata
