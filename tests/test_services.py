@@ -411,7 +411,8 @@ def test_inline_custom_reuses_equal_model_only() -> None:
     ]
     base = "ghcr.io/silogen/aim-base:0.7.0"
     svc = svc_doc(
-        "s", {"custom": {"baseImage": base, "modelSources": sources}}, env=[{"name": "A", "value": "1"}]
+        "s", {"custom": {"baseImage": base, "modelSources": sources, "hardware": {"gpu": {"requests": 1}}}},
+        env=[{"name": "A", "value": "1"}],
     )
     plan = reconcile_service(svc, Snapshot.build([svc]))
     (apply,) = [a for a in plan.actions if isinstance(a, Apply)]
