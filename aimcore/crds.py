@@ -12,9 +12,19 @@ other, and a cluster can go back to the reference's v1alpha1-only CRDs without
 objects stranded in a version it no longer serves. AIMProfile and AIMClusterProfile
 exist only in v1alpha2 (D23), which is therefore their storage version.
 
-Short names and categories follow the reference operator (aimmdl, aimclmdl, aimtpl,
-aimcltpl, aimrcfg, aimcrcfg, aimsvc, aimprf, aimclprf), so `kubectl get` habits carry
-over; every kind is in the category `aim` (`kubectl get aim`).
+Short names and categories are the reference operator's (aimmdl, aimclmdl, aimtpl,
+aimcltpl, aimrc, aimclrc, aimsvc, aimtc, aimart, aimclsrc, and N's aimprf, aimclprf), so
+`kubectl get` habits carry over; the runtime configs keep aimcore's earlier aimrcfg and
+aimcrcfg as second names, which nothing else uses. Every kind is in the categories `aim`
+(`kubectl get aim`) and `all` (`kubectl get all`), as the reference's are.
+
+AIMTemplateCache, AIMArtifact and AIMClusterModelSource are served (v1alpha1, the reference's
+only version) so that installing these CRDs over the reference's keeps those objects, and the
+volumes of downloaded weights that hang off them; aimcore validates them and does not reconcile
+them yet (D30).
+
+The rules of `celrules` (cross-field, and `self == oldSelf` for immutable fields) are in
+`x-kubernetes-validations`, so the API server checks what `aimcore validate` checks.
 """
 
 from __future__ import annotations
@@ -28,18 +38,22 @@ from typing import Any
 
 import attrs
 
+from aimcore import celrules, schema
 from aimcore import resources as r
-from aimcore import schema
 
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
 V1ALPHA1 = r.V1ALPHA1.split("/", 1)[1]
 V1ALPHA2 = r.V1ALPHA2.split("/", 1)[1]
-CATEGORIES = ("aim",)
+CATEGORIES = ("aim", "all")
 
 #: Lists of these items are maps keyed by one field: the API server rejects duplicate
 #: keys (as validation does for env) and server-side apply merges per entry.
-LIST_MAP_KEYS: Mapping[type, str] = {r.EnvVar: "name", r.Condition: "type"}
-
+LIST_MAP_KEYS: Mapping[type, str] = {r.EnvVar: "name", r.Condition: "type", r.ResourceClaim: "name"}
+#: Kubernetes references that server-side apply replaces whole, never field by field (as core/v1 marks them).
+ATOMIC: frozenset[type] = frozenset({
+    r.LocalObjectReference, r.KeySelector, r.FieldSelector, r.ResourceFieldSelector, r.FileKeySelector,
+    r.NodeSelector, r.NodeSelectorTerm,
+})
 
 
 @attrs.frozen(kw_only=True)
@@ -80,10 +94,11 @@ MODEL_COLUMNS = (
 TEMPLATE_COLUMNS = (
     Column(name="Model", type="string", json_path=".spec.modelName"),
     STATUS,
+    Column(name="Hardware", type="string", json_path=".status.hardwareSummary"),
     Column(name="Metric", type="string", json_path=".status.profile.metadata.metric"),
     Column(name="Precision", type="string", json_path=".status.profile.metadata.precision"),
-    Column(name="GPU", type="string", json_path=".status.profile.metadata.gpu"),
-    Column(name="GPUs", type="integer", json_path=".status.profile.metadata.gpu_count"),
+    Column(name="GPU", type="string", json_path=".status.profile.metadata.gpu", priority=1),
+    Column(name="GPUs", type="integer", json_path=".status.profile.metadata.gpu_count", priority=1),
     AGE,
 )
 RUNTIME_CONFIG_COLUMNS = (
@@ -95,7 +110,30 @@ SERVICE_COLUMNS = (
     STATUS,
     Column(name="Model", type="string", json_path=".status.resolvedModel.name"),
     Column(name="Template", type="string", json_path=".status.resolvedTemplate.name"),
+    Column(name="Replicas", type="string", json_path=".status.runtime.replicas"),
     Column(name="Image", type="string", json_path=".status.resolvedImage", priority=1),
+    AGE,
+)
+TEMPLATE_CACHE_COLUMNS = (
+    Column(name="Template", type="string", json_path=".spec.templateName"),
+    Column(name="Mode", type="string", json_path=".spec.mode"),
+    STATUS,
+    Column(name="Kind", type="string", json_path=".status.resolvedTemplateKind"),
+    AGE,
+)
+ARTIFACT_COLUMNS = (
+    STATUS,
+    Column(name="Mode", type="string", json_path=".status.mode"),
+    Column(name="Model Size", type="string", json_path=".status.displaySize"),
+    Column(name="Progress", type="string", json_path=".status.progress.displayPercentage"),
+    Column(name="Protocol", type="string", json_path=".status.download.protocol", priority=1),
+    Column(name="Attempt", type="integer", json_path=".status.download.attempt", priority=1),
+    AGE,
+)
+MODEL_SOURCE_COLUMNS = (
+    STATUS,
+    Column(name="Models", type="integer", json_path=".status.discoveredModels"),
+    Column(name="LastSync", type="date", json_path=".status.lastSyncTime"),
     AGE,
 )
 PROFILE_COLUMNS = (
@@ -164,13 +202,13 @@ KIND_FACTS: tuple[KindFacts, ...] = (
     ),
     KindFacts(
         cls=r.AIMRuntimeConfig,
-        short_names=("aimrcfg",),
+        short_names=("aimrc", "aimrcfg"),
         description="Runtime settings for AIM objects in one namespace (merged over the cluster config).",
         columns=RUNTIME_CONFIG_COLUMNS,
     ),
     KindFacts(
         cls=r.AIMClusterRuntimeConfig,
-        short_names=("aimcrcfg",),
+        short_names=("aimclrc", "aimcrcfg"),
         description="Runtime settings for AIM objects cluster-wide.",
         columns=RUNTIME_CONFIG_COLUMNS,
     ),
@@ -179,6 +217,29 @@ KIND_FACTS: tuple[KindFacts, ...] = (
         short_names=("aimsvc",),
         description="A deployed inference endpoint for a model.",
         columns=SERVICE_COLUMNS,
+    ),
+    KindFacts(
+        cls=r.AIMTemplateCache,
+        short_names=("aimtc",),
+        description="Model sources of one template, downloaded ahead of use (served; not reconciled by "
+        "aimcore yet).",
+        columns=TEMPLATE_CACHE_COLUMNS,
+        versions=(V1ALPHA1,),
+    ),
+    KindFacts(
+        cls=r.AIMArtifact,
+        short_names=("aimart",),
+        description="One model source downloaded onto a volume (served; not reconciled by aimcore yet).",
+        columns=ARTIFACT_COLUMNS,
+        versions=(V1ALPHA1,),
+    ),
+    KindFacts(
+        cls=r.AIMClusterModelSource,
+        short_names=("aimclsrc",),
+        description="A registry whose matching images become cluster models (served; not reconciled by "
+        "aimcore yet).",
+        columns=MODEL_SOURCE_COLUMNS,
+        versions=(V1ALPHA1,),
     ),
     KindFacts(
         cls=r.AIMProfile,
@@ -276,10 +337,24 @@ def object_schema(cls: type) -> dict[str, Any]:
     if doc:
         node["description"] = doc
     node["type"] = "object"
-    node["properties"] = {schema.wire_name(f): field_schema(f) for f in attrs.fields(cls)}
+    node["properties"] = {schema.wire_name(f): _member_schema(cls, f) for f in attrs.fields(cls)}
     required = [schema.wire_name(f) for f in attrs.fields(cls) if schema.is_required(f)]
     if required:
         node["required"] = required
+    if cls in ATOMIC:
+        node["x-kubernetes-map-type"] = "atomic"
+    rules = celrules.RULES.get(cls)
+    if rules:
+        node["x-kubernetes-validations"] = [rule.as_validation() for rule in rules]
+    return node
+
+
+def _member_schema(cls: type, field: attrs.Attribute[Any]) -> dict[str, Any]:
+    """A field's node, with the transition rule that keeps it unchanged when it is immutable."""
+    node = field_schema(field)
+    rule = celrules.immutable(cls, field)
+    if rule is not None:
+        node["x-kubernetes-validations"] = [*node.get("x-kubernetes-validations", ()), rule]
     return node
 
 
@@ -300,6 +375,11 @@ def field_schema(field: attrs.Attribute[Any]) -> dict[str, Any]:
     if description is not None:
         node = {"description": description, **{k: v for k, v in node.items() if k != "description"}}
     _apply_bounds(node, facts, field.name)
+    for fact, keyword in ((schema.ENUM, "enum"), (schema.FORMAT, "format")):
+        if fact in facts:
+            if node.get("type") != "string":
+                raise TypeError(f"field {field.name}: {keyword} needs type string, not {node.get('type')!r}")
+            node[keyword] = list(facts[fact]) if fact == schema.ENUM else facts[fact]
     if schema.DEFAULT in facts:
         node["default"] = _wire_value(facts[schema.DEFAULT])
     return node

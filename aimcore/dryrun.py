@@ -198,8 +198,9 @@ def parse_dry_run(log: str) -> DryRunResult | DryRunError:
     keys match case-insensitively and a type mismatch fails, as Go's decoder does. Additions:
     `gpuCount` is read like `gpu_count` (D27), and a result aimcore's CRDs would refuse to
     store (a model id or source URI off its pattern, a negative GPU count, a GPU name over 64
-    characters, a size beyond int64 bytes) is an error too, where the reference would fail
-    every status write. Errors quote at most 200 characters of the output (D26).
+    characters, a metric, precision or type outside its enum, a size beyond int64 bytes) is an
+    error too, where the reference would fail every status write. Errors quote at most 200
+    characters of the output (D26).
     """
     whole = _whole(log)
     if isinstance(whole, list):
@@ -233,6 +234,11 @@ def _result(decoded: Mapping[str, Any]) -> DryRunResult:
 
 
 _GPU_MODEL_MAX = int(attrs.fields(r.GpuRequirements).model.metadata[schema.MAX_LENGTH])
+#: The values the CRDs allow in status.profile.metadata (the reference's enums).
+_METADATA_VALUES: dict[str, tuple[str, ...]] = {
+    field.name: field.metadata[schema.ENUM] for field in attrs.fields(r.ProfileMetadata)
+    if schema.ENUM in field.metadata
+}
 
 
 def _checked(result: DryRunResult, log: str) -> DryRunResult | DryRunError:
@@ -242,6 +248,11 @@ def _checked(result: DryRunResult, log: str) -> DryRunResult | DryRunError:
         return _error(f"profile.metadata.gpu_count is negative ({metadata.gpu_count})", log)
     if len(metadata.gpu) > _GPU_MODEL_MAX:
         return _error(f"profile.metadata.gpu is longer than {_GPU_MODEL_MAX} characters", log)
+    for name in ("metric", "precision", "type"):
+        value, allowed = getattr(metadata, name), _METADATA_VALUES[name]
+        if value and value not in allowed:
+            shown = json.dumps(value[:80])
+            return _error(f"profile.metadata.{name} {shown} is not one of {', '.join(allowed)}", log)
     for index, model in enumerate(result.models):
         if not _pattern_match(r.MODEL_ID_PATTERN, model.name):
             return _error(f"models[{index}].name {json.dumps(model.name[:80])} is not {{org}}/{{name}}", log)
@@ -352,7 +363,9 @@ def resolved_hardware_after_discovery(
 
     resourceName and minVram come from spec.hardware.gpu (resourceName defaulted to amd.com/gpu,
     as the API server defaults it before the reference reads it, which makes a gpu block appear
-    whenever the spec has one); cpu is copied; None when neither gpu nor cpu results.
+    whenever the spec has one); cpu is copied; None when neither gpu nor cpu results. minVram is
+    dropped once a GPU model is discovered: a model with minVram breaks the CRDs' rule H2 on
+    status.resolvedHardware, which the reference's status write would fail on.
     """
     spec_gpu = spec_hardware.gpu if spec_hardware else None
     resource_name = (spec_gpu.resource_name or DEFAULT_GPU_RESOURCE) if spec_gpu is not None else ""
@@ -363,7 +376,7 @@ def resolved_hardware_after_discovery(
             requests=count,
             model=model or None,
             resource_name=resource_name or None,
-            min_vram=spec_gpu.min_vram if spec_gpu is not None else None,
+            min_vram=spec_gpu.min_vram if spec_gpu is not None and not model else None,
         )
     cpu = spec_hardware.cpu if spec_hardware else None
     if gpu is None and cpu is None:

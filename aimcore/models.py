@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from aimcore import custom, discovery, finetune, runtimeconfig, templates
+from aimcore import celrules, custom, discovery, finetune, runtimeconfig, templates
 from aimcore import resources as r
 from aimcore.images import extract_tag
 from aimcore.labels import cut_text
@@ -55,6 +55,7 @@ def reconcile_model(model: r.Model, snapshot: Snapshot) -> Plan:
         children = _children(model, found.metadata, snapshot)
     actions: list[Action] = [found.inspect] if found.inspect else []
     reasons = list(children.reasons)
+    deletes = list(children.deletes)
     applied: set[ObjectKey] = set()
     for child in children.desired:
         child_key = ObjectKey.of(child)
@@ -63,12 +64,19 @@ def reconcile_model(model: r.Model, snapshot: Snapshot) -> Plan:
             reasons.append(Reason(str(child_key), "exists and is not owned by this model; left as it is"))
             continue
         applied.add(child_key)
-        if needs_apply(child, observed):
-            verb = "create" if observed is None else "update"
-            actions.append(Apply(child, f"{verb} {child_key} for {key}"))
-    actions.extend(children.deletes)
+        if not needs_apply(child, observed):
+            continue
+        fixed = _immutable_changes(observed, child)
+        if observed is not None and fixed:
+            why = f"{', '.join(fixed)} cannot change on {child_key}: delete it, to create it again"
+            deletes.append(Delete(child_key, observed.metadata.uid, f"{why} for {key}"))
+            reasons.append(Reason(str(child_key), why))
+            continue
+        verb = "create" if observed is None else "update"
+        actions.append(Apply(child, f"{verb} {child_key} for {key}"))
+    actions.extend(deletes)
 
-    deleted = {d.key for d in children.deletes}
+    deleted = {d.key for d in deletes}
     statuses = _template_statuses(model, snapshot, applied, deleted)
     aggregate = aggregate_templates(expects, statuses)
     components.append(
@@ -94,6 +102,15 @@ def reconcile_model(model: r.Model, snapshot: Snapshot) -> Plan:
     if status != model.status:
         actions.append(UpdateStatus(key, status))
     return Plan(key, tuple(actions), status, tuple(reasons))
+
+
+def _immutable_changes(observed: r.Resource | None, desired: r.Resource) -> list[str]:
+    """The immutable fields (as the CRDs' transition rules say) an update of `observed` would change:
+    the API server refuses such an update, so the child is deleted and created again instead."""
+    before, after = getattr(observed, "spec", None), getattr(desired, "spec", None)
+    if before is None or after is None:
+        return []
+    return [".".join(map(str, path)) for path, _ in celrules.changed(before, after, ("spec",))]
 
 
 def _fitting(condition: r.Condition) -> r.Condition:

@@ -68,13 +68,16 @@ class VersionPolicy(enum.Enum):
 
 
 class Status(enum.Enum):
-    """The document's five status values (D11) for models and services."""
+    """The document's five status values (D11), and NotAvailable, which the reference writes on a
+    model whose templates all lack their GPU: read (so such a status loads), never written (D11
+    makes that model Degraded)."""
 
     PENDING = "Pending"
     PROGRESSING = "Progressing"
     READY = "Ready"
     DEGRADED = "Degraded"
     FAILED = "Failed"
+    NOT_AVAILABLE = "NotAvailable"
 
 
 class ServiceStatus(enum.Enum):
@@ -126,6 +129,33 @@ class CachingMode(enum.Enum):
     AUTO = "Auto"
     ALWAYS = "Always"
     NEVER = "Never"
+
+
+class CacheMode(enum.Enum):
+    """A template cache's or artifact's ownership: Shared caches outlive their users, Dedicated ones
+    belong to one."""
+
+    DEDICATED = "Dedicated"
+    SHARED = "Shared"
+
+
+class TemplateScope(enum.Enum):
+    NAMESPACE = "Namespace"
+    CLUSTER = "Cluster"
+    UNKNOWN = "Unknown"
+
+
+class ModelSourceStatus(enum.Enum):
+    """The reference's words for a model source's sync, both vocabularies mixed as it has them."""
+
+    PENDING = "Pending"
+    STARTING = "Starting"
+    PROGRESSING = "Progressing"
+    READY = "Ready"
+    RUNNING = "Running"
+    DEGRADED = "Degraded"
+    NOT_AVAILABLE = "NotAvailable"
+    FAILED = "Failed"
 
 
 class MetricSourceType(enum.Enum):
@@ -182,9 +212,19 @@ class LocalObjectReference:
 class KeySelector:
     """secretKeyRef / configMapKeyRef: a reference, never the value."""
 
-    name: str | None = None
+    name: str | None = attrs.field(default=None, metadata=meta(schema_default=""))
     key: str
     optional: bool | None = None
+
+
+@attrs.frozen(kw_only=True)
+class FileKeySelector:
+    """fileKeyRef: a key of an env file on one of the pod's volumes."""
+
+    volume_name: str
+    path: str
+    key: str
+    optional: bool | None = attrs.field(default=None, metadata=meta(schema_default=False))
 
 
 @attrs.frozen(kw_only=True)
@@ -206,6 +246,7 @@ class EnvVarSource:
     config_map_key_ref: KeySelector | None = None
     field_ref: FieldSelector | None = None
     resource_field_ref: ResourceFieldSelector | None = None
+    file_key_ref: FileKeySelector | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -230,19 +271,23 @@ class ResourceRequirements:
 
 @attrs.frozen(kw_only=True)
 class Condition:
+    """meta/v1 Condition. Looser than Kubernetes' own schema on purpose: aimcore copies reasons and
+    messages from KServe's and the Gateway API's conditions, which it cannot vouch for, and a refused
+    status write would hide the whole status; it writes all five fields itself."""
+
     type: str
     status: ConditionStatus
     reason: str | None = None
     message: str | None = None
-    last_transition_time: str | None = None
-    observed_generation: int | None = None
+    last_transition_time: str | None = attrs.field(default=None, metadata=meta(string_format="date-time"))
+    observed_generation: int | None = attrs.field(default=None, metadata=meta(minimum=0))
 
 
 @attrs.frozen(kw_only=True)
 class ResolvedReference:
     """Which object a resolution settled on (runtime config, model, template)."""
 
-    name: str
+    name: str | None = None
     namespace: str | None = None
     scope: Scope | None = None
     kind: str | None = None
@@ -380,7 +425,7 @@ class ImageMetadata:
 
 @attrs.frozen(kw_only=True)
 class AIMModelSpec:
-    image: str | None = None
+    image: str | None = attrs.field(default=None, metadata=meta(min_length=1))
     aim_id: str | None = None
     discovery: Discovery | None = None
     default_service_template: str | None = None
@@ -452,9 +497,9 @@ class ProfileMetadata:
     gpu_count: int | None = attrs.field(default=None, metadata=meta(wire="gpu_count"))
     #: The reference operator's spelling of gpu_count (D27): read, never written by aimcore.
     gpu_count_camel: int | None = attrs.field(default=None, metadata=meta(wire="gpuCount"))
-    metric: str | None = None
-    precision: str | None = None
-    type: str | None = None
+    metric: str | None = attrs.field(default=None, metadata=meta(one_of=Metric))
+    precision: str | None = attrs.field(default=None, metadata=meta(one_of=Precision))
+    type: str | None = attrs.field(default=None, metadata=meta(one_of=ProfileType))
     aim_id: str | None = attrs.field(default=None, metadata=meta(wire="aim_id"))
     model_id: str | None = attrs.field(default=None, metadata=meta(wire="model_id"))
 
@@ -469,11 +514,13 @@ class TemplateProfile:
     engine_args: Mapping[str, Any] | None = attrs.field(default=None, metadata=meta(wire="engine_args"))
     env_vars: Mapping[str, str] | None = attrs.field(default=None, metadata=meta(wire="env_vars"))
     metadata: ProfileMetadata | None = None
+    #: The reference keeps the dry run's raw JSON here; aimcore keeps what it finds, never writes it.
+    original_discovery_output: Any = None
 
 
 @attrs.frozen(kw_only=True)
 class TemplateCaching:
-    enabled: bool | None = None
+    enabled: bool | None = attrs.field(default=None, metadata=meta(schema_default=False))
     env: tuple[EnvVar, ...] | None = None
 
 
@@ -501,8 +548,8 @@ class AIMServiceTemplateSpec:
 class DiscoveryState:
     """Retries of the discovery Job (reference-template-controller §2.4, D26)."""
 
-    attempts: int | None = attrs.field(default=None, metadata=meta(minimum=0))
-    last_attempt_time: str | None = None
+    attempts: int | None = None
+    last_attempt_time: str | None = attrs.field(default=None, metadata=meta(string_format="date-time"))
     last_failure_reason: str | None = None
     #: What the last discovery ran for: a change runs it again (D26).
     spec_hash: str | None = None
@@ -518,6 +565,7 @@ class NodeSelectorRequirement:
 @attrs.frozen(kw_only=True)
 class NodeSelectorTerm:
     match_expressions: tuple[NodeSelectorRequirement, ...] | None = None
+    match_fields: tuple[NodeSelectorRequirement, ...] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -526,10 +574,17 @@ class NodeSelector:
 
 
 @attrs.frozen(kw_only=True)
+class PreferredSchedulingTerm:
+    weight: int
+    preference: NodeSelectorTerm
+
+
+@attrs.frozen(kw_only=True)
 class NodeAffinity:
     """Where a template's GPUs are: the device ids its deployments must land on (§3.1)."""
 
     required_during_scheduling_ignored_during_execution: NodeSelector | None = None
+    preferred_during_scheduling_ignored_during_execution: tuple[PreferredSchedulingTerm, ...] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -547,6 +602,8 @@ class AIMServiceTemplateStatus:
     resolved_node_affinity: NodeAffinity | None = None
     discovery_job: ResolvedReference | None = None
     discovery: DiscoveryState | None = None
+    #: The reference's template cache for this template; aimcore builds none yet (D30) and keeps it.
+    resolved_cache: ResolvedReference | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -576,12 +633,13 @@ class AIMClusterServiceTemplate:
 
 @attrs.frozen(kw_only=True)
 class RuntimeModelConfig:
-    auto_discovery: bool | None = attrs.field(default=None, metadata=meta(schema_default=True))
+    #: Absent reads as true (D14); no schema default, as in the reference.
+    auto_discovery: bool | None = None
 
 
 @attrs.frozen(kw_only=True)
 class LabelPropagation:
-    enabled: bool | None = None
+    enabled: bool | None = attrs.field(default=None, metadata=meta(schema_default=False))
     match: tuple[str, ...] | None = None
 
 
@@ -652,13 +710,25 @@ class RoutingConfig:
 
 
 @attrs.frozen(kw_only=True)
+class StorageConfig:
+    """Volumes for downloaded model weights (template caches, which aimcore does not build yet)."""
+
+    default_storage_class_name: str | None = None
+    pvc_headroom_percent: int | None = attrs.field(default=None, metadata=meta(minimum=0, schema_default=10))
+
+
+@attrs.frozen(kw_only=True)
 class AIMRuntimeConfigSpec:
     service_account_name: str | None = None
     image_pull_secrets: tuple[LocalObjectReference, ...] | None = None
     model: RuntimeModelConfig | None = None
     env: tuple[EnvVar, ...] | None = None
     label_propagation: LabelPropagation | None = None
+    #: Deprecated by the reference in favour of storage.defaultStorageClassName.
     default_storage_class_name: str | None = None
+    #: Deprecated by the reference in favour of storage.pvcHeadroomPercent.
+    pvc_headroom_percent: int | None = None
+    storage: StorageConfig | None = None
     routing: RoutingConfig | None = None
 
 
@@ -698,7 +768,7 @@ class AIMClusterRuntimeConfig:
 class InlineCustomModel:
     base_image: str | None = None
     model_sources: tuple[ModelSource, ...] = attrs.field(metadata=meta(min_items=1, max_items=1))
-    hardware: Hardware | None = None
+    hardware: Hardware
     type: ProfileType | None = None
 
 
@@ -791,7 +861,10 @@ class AIMServiceSpec:
     max_replicas: int | None = attrs.field(default=None, metadata=meta(minimum=1))
     auto_scaling: AutoScaling | None = None
     caching: ServiceCaching | None = None
+    #: Deprecated by the reference in favour of caching, and honoured by neither operator.
+    cache_model: bool | None = None
     routing: RoutingConfig | None = None
+    storage: StorageConfig | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -851,6 +924,172 @@ class AIMService:
     metadata: ObjectMeta
     spec: AIMServiceSpec
     status: AIMServiceStatus | None = None
+
+
+# --- Kinds served and validated, not reconciled yet (D30) ------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class AIMTemplateCacheSpec:
+    template_name: str = attrs.field(metadata=meta(min_length=1))
+    template_scope: TemplateScope
+    mode: CacheMode | None = attrs.field(default=None, metadata=meta(schema_default="Shared"))
+    model_sources: tuple[ModelSource, ...] | None = None
+    env: tuple[EnvVar, ...] | None = None
+    image_pull_secrets: tuple[LocalObjectReference, ...] | None = None
+    storage_class_name: str | None = None
+    download_image: str | None = None
+    runtime_config_name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CachedArtifact:
+    """One artifact of a template cache, by the model it holds."""
+
+    uid: str
+    name: str
+    model: str
+    status: str
+    persistent_volume_claim: str | None = None
+    mount_point: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMTemplateCacheStatus:
+    observed_generation: int | None = None
+    status: TemplateStatus | None = attrs.field(default=None, metadata=meta(schema_default="Pending"))
+    conditions: tuple[Condition, ...] | None = None
+    resolved_runtime_config: ResolvedReference | None = None
+    resolved_template_kind: str | None = None
+    artifacts: Mapping[str, CachedArtifact] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMTemplateCache:
+    KIND: ClassVar[str] = "AIMTemplateCache"
+    NAMESPACED: ClassVar[bool] = True
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+    spec: AIMTemplateCacheSpec | None = None
+    status: AIMTemplateCacheStatus | None = None
+
+
+#: The reference's downloader image, its default for spec.modelDownloadImage.
+ARTIFACT_DOWNLOADER_IMAGE = "ghcr.io/silogen/aim-artifact-downloader:0.2.0"
+
+
+@attrs.frozen(kw_only=True)
+class AIMArtifactSpec:
+    source_uri: str = attrs.field(
+        metadata=meta(
+            min_length=1,
+            pattern=SOURCE_URI_PATTERN,
+            pattern_hint="hf://{org}/{model} or s3://{bucket}/{key}",
+        )
+    )
+    model_id: str | None = attrs.field(
+        default=None,
+        metadata=meta(pattern=MODEL_ID_PATTERN, pattern_hint="{org}/{name}, for example Qwen/Qwen3-32B"),
+    )
+    size: Quantity | None = None
+    storage_class_name: str | None = None
+    env: tuple[EnvVar, ...] | None = None
+    image_pull_secrets: tuple[LocalObjectReference, ...] | None = None
+    model_download_image: str | None = attrs.field(
+        default=None, metadata=meta(schema_default=ARTIFACT_DOWNLOADER_IMAGE)
+    )
+    runtime_config_name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ArtifactDownload:
+    """What the downloader reports of its current attempt."""
+
+    attempt: int | None = None
+    total_attempts: int | None = None
+    protocol: str | None = None
+    protocol_sequence: str | None = None
+    message: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ArtifactProgress:
+    downloaded_bytes: int | None = None
+    total_bytes: int | None = None
+    percentage: int | None = attrs.field(default=None, metadata=meta(minimum=0, maximum=100))
+    display_percentage: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMArtifactStatus:
+    observed_generation: int | None = None
+    status: TemplateStatus | None = attrs.field(default=None, metadata=meta(schema_default="Pending"))
+    conditions: tuple[Condition, ...] | None = None
+    mode: CacheMode | None = None
+    persistent_volume_claim: str | None = None
+    allocated_size: Quantity | None = None
+    discovered_size_bytes: int | None = None
+    display_size: str | None = None
+    headroom_percent: int | None = None
+    last_used: str | None = attrs.field(default=None, metadata=meta(string_format="date-time"))
+    download: ArtifactDownload | None = None
+    progress: ArtifactProgress | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMArtifact:
+    KIND: ClassVar[str] = "AIMArtifact"
+    NAMESPACED: ClassVar[bool] = True
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+    spec: AIMArtifactSpec | None = None
+    status: AIMArtifactStatus | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ModelSourceFilter:
+    """Which images of the registry become models: a repository (a `*` pattern, a tag, or a whole
+    reference), minus exclusions, within version constraints."""
+
+    image: str = attrs.field(metadata=meta(max_length=512))
+    exclude: tuple[str, ...] | None = None
+    versions: tuple[str, ...] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMClusterModelSourceSpec:
+    registry: str | None = attrs.field(default=None, metadata=meta(schema_default="docker.io"))
+    image_pull_secrets: tuple[LocalObjectReference, ...] | None = None
+    filters: tuple[ModelSourceFilter, ...] = attrs.field(metadata=meta(min_items=1, max_items=100))
+    sync_interval: str | None = attrs.field(default=None, metadata=meta(schema_default="1h"))
+    versions: tuple[str, ...] | None = None
+    max_models: int | None = attrs.field(
+        default=None, metadata=meta(minimum=1, maximum=10000, schema_default=100)
+    )
+
+
+@attrs.frozen(kw_only=True)
+class AIMClusterModelSourceStatus:
+    observed_generation: int | None = None
+    status: ModelSourceStatus | None = None
+    conditions: tuple[Condition, ...] | None = None
+    last_sync_time: str | None = attrs.field(default=None, metadata=meta(string_format="date-time"))
+    discovered_models: int | None = None
+    available_models: int | None = None
+    models_limit_reached: bool | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AIMClusterModelSource:
+    KIND: ClassVar[str] = "AIMClusterModelSource"
+    NAMESPACED: ClassVar[bool] = False
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+    spec: AIMClusterModelSourceSpec | None = None
+    status: AIMClusterModelSourceStatus | None = None
 
 
 # --- v1alpha2 profiles ----------------------------------------------------------------
@@ -932,7 +1171,9 @@ Model = AIMModel | AIMClusterModel
 Template = AIMServiceTemplate | AIMClusterServiceTemplate
 RuntimeConfig = AIMRuntimeConfig | AIMClusterRuntimeConfig
 Profile = AIMProfile | AIMClusterProfile
-Resource = Model | Template | RuntimeConfig | AIMService | Profile | Secret
+#: Served and validated, never reconciled yet: the operator neither watches nor writes them.
+Unreconciled = AIMTemplateCache | AIMArtifact | AIMClusterModelSource
+Resource = Model | Template | RuntimeConfig | AIMService | Profile | Unreconciled | Secret
 
 KINDS: Mapping[str, type[Resource]] = {
     cls.KIND: cls
@@ -946,9 +1187,15 @@ KINDS: Mapping[str, type[Resource]] = {
         AIMService,
         AIMProfile,
         AIMClusterProfile,
+        AIMTemplateCache,
+        AIMArtifact,
+        AIMClusterModelSource,
         Secret,
     )
 }
+
+#: The kinds of `Unreconciled`, by name.
+UNRECONCILED_KINDS = ("AIMTemplateCache", "AIMArtifact", "AIMClusterModelSource")
 
 
 def _resolve_annotations() -> None:

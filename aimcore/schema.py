@@ -6,6 +6,7 @@ error messages and the OpenAPI schemas cannot drift apart.
 
 from __future__ import annotations
 
+import enum
 import re
 from typing import Any
 
@@ -22,6 +23,8 @@ MAX_LENGTH = "aimcore.max_length"
 MIN_LENGTH = "aimcore.min_length"
 DESCRIPTION = "aimcore.description"
 DEFAULT = "aimcore.default"
+ENUM = "aimcore.enum"
+FORMAT = "aimcore.format"
 
 #: Kubernetes quantity syntax (apimachinery's resource.Quantity grammar).
 QUANTITY_RE = re.compile(
@@ -43,11 +46,15 @@ def meta(
     max_length: int | None = None,
     description: str | None = None,
     schema_default: Any = None,
+    one_of: type[enum.Enum] | None = None,
+    string_format: str | None = None,
 ) -> dict[str, Any]:
     """Schema facts for `attrs.field(metadata=...)`.
 
     `schema_default` is what the API server would fill in; it goes into the CRD and
-    is never applied by the core, whose rules read None as "not set".
+    is never applied by the core, whose rules read None as "not set". `one_of` restricts a
+    string field the core keeps as text (a value it copies, never branches on) to the values
+    of an enum class; `string_format` is an OpenAPI string format the API server checks (date-time).
     """
     facts = {
         WIRE: wire,
@@ -61,8 +68,18 @@ def meta(
         MAX_LENGTH: max_length,
         DESCRIPTION: description,
         DEFAULT: schema_default,
+        ENUM: tuple(str(member.value) for member in one_of) if one_of is not None else None,
+        FORMAT: string_format,
     }
     return {key: value for key, value in facts.items() if value is not None}
+
+
+#: RFC 3339 date-time, as the API server checks `format: date-time` (a `T` or space between date and
+#: time, optional fraction, `Z` or an offset).
+DATE_TIME_RE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+)
+FORMATS = {"date-time": DATE_TIME_RE}
 
 
 def is_required(field: attrs.Attribute[Any]) -> bool:

@@ -88,9 +88,10 @@ def template_gpu(template: r.Template) -> str | None:
 
 
 def template_gpu_count(template: r.Template) -> int | None:
+    """The GPU count discovery recorded, in either spelling (D27), else the one the spec asks for."""
     metadata = _metadata(template)
-    if metadata is not None and metadata.gpu_count is not None:
-        return metadata.gpu_count
+    if metadata is not None and metadata.gpus is not None:
+        return metadata.gpus
     gpu = template.spec.hardware.gpu if template.spec.hardware else None
     return gpu.requests if gpu else None
 

@@ -207,7 +207,7 @@ def _discover(
     current_hash = discoveryjob.spec_hash(template, image)
     prior = previous.discovery if previous else None
     job_ref = discoveryjob.discovery_job_ref(template, model, operator_namespace)
-    name, namespace = job_ref.name, job_ref.namespace or ""
+    name, namespace = job_ref.name or "", job_ref.namespace or ""
     if (
         previous is not None and previous.status is T.READY and previous.profile is not None
         and prior is not None and prior.spec_hash == current_hash
@@ -387,6 +387,7 @@ def reconcile_template(
         resolved_node_affinity=node_affinity(gpus.node_affinity(gpu, inventory)),
         discovery_job=found.job_ref,
         discovery=found.state,
+        resolved_cache=previous.resolved_cache if previous else None,  # the reference's cache, kept (D30)
     )
     return TemplateOutcome(status, found.job if root is not T.FAILED else None, found.requeue_after)
 

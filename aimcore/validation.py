@@ -2,8 +2,11 @@
 
 Two passes: the structural one walks the resource classes (types, enums,
 patterns, required and unknown fields, bounds); the rules pass checks what spans
-fields (DECISIONS D18, D19; reference-finetuned §9). The rules only run on a
-document that is structurally sound, where they can trust the shape.
+fields: the rules the CRDs also carry as CEL (`celrules`: the reference's, D18, D19),
+and those only this pass can check (env entries, the serving runtime's name length).
+The rules only run on a document that is structurally sound, where they can trust the
+shape. Notes name what is accepted but not acted on yet; they are never problems.
+Given the object as it was (`check_update`), the immutable fields are checked too.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from aimcore import codec, schema
+from aimcore import celrules, codec, schema
 from aimcore import resources as r
 from aimcore.crds import served_api_versions
 
@@ -154,6 +157,12 @@ def _check_string(value: str, path: Path, meta: Mapping[str, Any]) -> Iterator[P
     if pattern is not None and not re.match(pattern, value):
         hint = meta.get(schema.PATTERN_HINT, f"the pattern {pattern}")
         yield Problem(path, f"{value!r} is not valid: expected {hint}")
+    allowed = meta.get(schema.ENUM)
+    if allowed is not None and value not in allowed:
+        yield Problem(path, f"{value!r} is not valid: must be one of {', '.join(allowed)}")
+    string_format = meta.get(schema.FORMAT)
+    if string_format is not None and not schema.FORMATS[string_format].match(value):
+        yield Problem(path, f"{value!r} is not valid: expected an RFC 3339 time such as 2026-01-01T00:00:00Z")
 
 
 def _check_quantity(value: Any, path: Path) -> Iterator[Problem]:
@@ -232,23 +241,6 @@ def check_object(value: Any, cls: type, path: Path) -> Iterator[Problem]:
 # --- rules that span fields -----------------------------------------------------------
 
 
-def _hardware_rules(hw: r.Hardware | None, path: Path) -> Iterator[Problem]:
-    if hw is None:
-        return
-    if hw.gpu is None and hw.cpu is None:
-        yield Problem(path, "hardware needs gpu or cpu (or both)")
-    gpu = hw.gpu
-    if gpu is None:
-        return
-    if gpu.model is not None and gpu.models is not None:
-        yield Problem((*path, "gpu"), "give either model (one GPU model) or models (a list), not both")
-    if gpu.model and gpu.min_vram is not None:
-        yield Problem(
-            (*path, "gpu", "minVram"),
-            "minVram plans capacity when any GPU may be used; it cannot be combined with a single gpu.model",
-        )
-
-
 def _env_rules(env: tuple[r.EnvVar, ...] | None, path: Path) -> Iterator[Problem]:
     seen: set[str] = set()
     for index, var in enumerate(env or ()):
@@ -259,120 +251,116 @@ def _env_rules(env: tuple[r.EnvVar, ...] | None, path: Path) -> Iterator[Problem
         seen.add(var.name)
 
 
-def _custom_template_rules(ct: r.CustomTemplate, path: Path) -> Iterator[Problem]:
-    yield from _hardware_rules(ct.hardware, (*path, "hardware"))
-    yield from _env_rules(ct.env, (*path, "env"))
-    if ct.custom_profile is None:
-        return
-    required = (
-        (("aimId",), ct.aim_id),
-        (("modelId",), ct.model_id),
-        (("hardware",), ct.hardware),
-        (("profile", "metric"), ct.profile.metric if ct.profile else None),
-        (("profile", "precision"), ct.profile.precision if ct.profile else None),
-    )
-    for sub, present in required:
-        if not present:
-            yield Problem((*path, *sub), f"{'.'.join(sub)} is required when customProfile is set (D19)")
+#: The fields that lead to env lists, by class (computed once).
+_TO_ENV = celrules.descent({r.EnvVar})
 
 
-def _model_rules(spec: r.AIMModelSpec) -> Iterator[Problem]:
-    base: Path = ("spec",)
-    custom = spec.custom
-    policy = custom.version_policy if custom else None
-    if custom is not None and custom.templates is not None and spec.custom_templates is not None:
-        yield Problem(
-            (*base, "customTemplates"),
-            "custom templates are given twice: use spec.custom.templates or spec.customTemplates, not both",
-        )
-    if not spec.image and not (spec.aim_id and policy not in (None, r.VersionPolicy.PINNED)):
-        if spec.aim_id:
-            message = (
-                "required: a fine-tuned model with versionPolicy pinned (the default) deploys spec.image; "
-                "set spec.image, or set spec.custom.versionPolicy to latest, any or all"
-            )
-        else:
-            message = "required: the container image that implements this model"
-        yield Problem((*base, "image"), message)
-    if custom is not None:
-        yield from _hardware_rules(custom.hardware, (*base, "custom", "hardware"))
-    yield from _env_rules(spec.env, (*base, "env"))
-    entries, entries_path = _template_entries(spec)
-    for index, ct in enumerate(entries):
-        yield from _custom_template_rules(ct, (*entries_path, index))
-    for index, source in enumerate(spec.model_sources or ()):
-        yield from _env_rules(source.env, (*base, "modelSources", index, "env"))
-    is_custom = bool(spec.model_sources) and not spec.aim_id
-    has_shared_hw = custom is not None and custom.hardware is not None
-    if is_custom and not has_shared_hw and (not entries or any(ct.hardware is None for ct in entries)):
-        yield Problem(
-            (*base, "custom", "hardware") if not entries else entries_path,
-            "a custom model (spec.modelSources without spec.aimId) needs hardware: set spec.custom.hardware, "
-            "or hardware on every custom template",
-        )
-
-
-def _template_entries(spec: r.AIMModelSpec) -> tuple[tuple[r.CustomTemplate, ...], Path]:
-    if spec.custom is not None and spec.custom.templates is not None:
-        return spec.custom.templates, ("spec", "custom", "templates")
-    return spec.custom_templates or (), ("spec", "customTemplates")
-
-
-def _template_rules(spec: r.AIMServiceTemplateSpec) -> Iterator[Problem]:
-    base: Path = ("spec",)
-    yield from _hardware_rules(spec.hardware, (*base, "hardware"))
-    yield from _env_rules(spec.env, (*base, "env"))
-    if spec.custom_profile is not None:
-        for name, present in (
-            ("aimId", spec.aim_id),
-            ("modelId", spec.model_id),
-            ("hardware", spec.hardware),
-            ("metric", spec.metric),
-            ("precision", spec.precision),
-        ):
-            if not present:
-                yield Problem((*base, name), f"{name} is required when customProfile is set (D19)")
-
-
-def _service_rules(svc: r.AIMService) -> Iterator[Problem]:
-    model = svc.spec.model
-    given = [
-        name for name, v in (("name", model.name), ("image", model.image), ("custom", model.custom)) if v
-    ]
-    if len(given) != 1:
-        detail = "none is set" if not given else f"{' and '.join(given)} are set"
-        yield Problem(("spec", "model"), f"set exactly one of name, image or custom ({detail})")
-    if model.custom is not None:
-        path: Path = ("spec", "model", "custom")
-        if model.custom.hardware is None:
-            yield Problem((*path, "hardware"), "required: a custom model declares the hardware it needs")
-        yield from _hardware_rules(model.custom.hardware, (*path, "hardware"))
-        for index, source in enumerate(model.custom.model_sources):
-            yield from _env_rules(source.env, (*path, "modelSources", index, "env"))
-    yield from _env_rules(svc.spec.env, ("spec", "env"))
-    if svc.spec.overrides is not None:
-        yield from _hardware_rules(svc.spec.overrides.hardware, ("spec", "overrides", "hardware"))
-    low, high = svc.spec.min_replicas, svc.spec.max_replicas
-    if low is not None and high is not None and high < low:
-        yield Problem(
-            ("spec", "maxReplicas"),
-            f"must be at least spec.minReplicas ({low}), not {high}: the autoscaler scales between the two",
-        )
-    name, namespace = svc.metadata.name or "", svc.metadata.namespace or ""
-    if len(name) + len(namespace) > 62:
-        yield Problem(
-            ("metadata", "name"),
-            "name and namespace together must be at most 62 characters (the serving runtime joins them)",
-        )
+def _env_lists(obj: Any, path: Path) -> Iterator[tuple[tuple[r.EnvVar, ...], Path]]:
+    """Every env list in a typed object, with its path."""
+    for name, wire in _TO_ENV.get(type(obj), ()):
+        value = getattr(obj, name)
+        here = (*path, wire)
+        if isinstance(value, tuple) and value and isinstance(value[0], r.EnvVar):
+            yield value, here
+        elif isinstance(value, tuple):
+            for index, item in enumerate(value):
+                yield from _env_lists(item, (*here, index))
+        elif value is not None:
+            yield from _env_lists(value, here)
 
 
 def _rules(obj: r.Resource) -> Iterator[Problem]:
-    if isinstance(obj, r.AIMModel | r.AIMClusterModel):
-        yield from _model_rules(obj.spec)
-    elif isinstance(obj, r.AIMServiceTemplate | r.AIMClusterServiceTemplate):
-        yield from _template_rules(obj.spec)
-    elif isinstance(obj, r.AIMService):
-        yield from _service_rules(obj)
+    for section in ("spec", "status"):
+        for path, message in celrules.broken(getattr(obj, section, None), (section,)):
+            yield Problem(path, message)
+    for env, path in _env_lists(getattr(obj, "spec", None), ("spec",)):
+        yield from _env_rules(env, path)
+    if isinstance(obj, r.AIMService):
+        name, namespace = obj.metadata.name or "", obj.metadata.namespace or ""
+        if len(name) + len(namespace) > 62:
+            yield Problem(
+                ("metadata", "name"),
+                "name and namespace together must be at most 62 characters (the serving runtime joins them)",
+            )
+
+
+def check_update(old: r.Resource, new: r.Resource) -> tuple[Problem, ...]:
+    """What the API server refuses when `old` is replaced by `new`: a change of an immutable field
+    (two objects of one kind and name, both structurally sound)."""
+    before, after = getattr(old, "spec", None), getattr(new, "spec", None)
+    if before is None or after is None:
+        return ()
+    return tuple(Problem(path, message) for path, message in celrules.changed(before, after, ("spec",)))
+
+
+# --- notes: accepted, not acted on yet ----------------------------------------------------
+
+_CACHES = "aimcore does not build template caches yet (D30)"
+_STORAGE = f"storage for template caches; {_CACHES}"
+#: Fields aimcore accepts and does not act on yet, by class and attribute name: why.
+NOT_ACTED_ON: Mapping[type, Mapping[str, str]] = {
+    r.AIMServiceSpec: {
+        "caching": f"accepted, not acted on: {_CACHES}; the model server downloads the weights when it "
+        "starts",
+        "cache_model": "accepted, not acted on: deprecated in favour of spec.caching "
+        "(the reference ignores it too)",
+        "storage": f"accepted, not acted on: {_STORAGE}",
+    },
+    r.ServiceOverrides: {
+        "hardware": "accepted, not acted on yet: template selection reads metric, precision and gpuSelector",
+    },
+    r.AIMServiceTemplateSpec: {
+        "caching": f"accepted, not acted on: {_CACHES}",
+        "image_pull_secrets": "accepted, not used (as by the reference): discovery pulls with the model's "
+        "secrets, the InferenceService with the service's",
+        "service_account_name": "accepted, not used (as by the reference): discovery runs as the model's "
+        "service account, the InferenceService as the service's",
+    },
+    r.AIMRuntimeConfigSpec: {
+        "default_storage_class_name": f"accepted, not acted on: {_STORAGE}",
+        "pvc_headroom_percent": f"accepted, not acted on: {_STORAGE}",
+        "storage": f"accepted, not acted on: {_STORAGE}",
+    },
+}
+
+
+def _notes(obj: r.Resource) -> Iterator[Problem]:
+    if isinstance(obj, r.AIMTemplateCache | r.AIMArtifact | r.AIMClusterModelSource):
+        yield Problem((), f"{obj.kind} is served and validated; aimcore does not reconcile it yet and leaves "
+                          "it as it is")
+        return
+    spec = getattr(obj, "spec", None)
+    if spec is None:
+        return
+    yield from _unused(spec, ("spec",))
+    if isinstance(obj, r.AIMModel | r.AIMClusterModel) and _without_hardware(obj.spec):
+        where: Path = ("spec", "modelSources")
+        yield Problem(where, "no hardware is declared (spec.custom.hardware): the template made from these "
+                             "sources asks for no GPU, and the model server gets one only if resources ask")
+
+
+_TO_UNUSED = celrules.descent(set(NOT_ACTED_ON))
+
+
+def _unused(obj: Any, path: Path) -> Iterator[Problem]:
+    """A note for each field of NOT_ACTED_ON that `obj` sets (objects only: none of them is in a list)."""
+    notes = NOT_ACTED_ON.get(type(obj), {})
+    wires = {schema.wire_name(field): field.name for field in attrs.fields(type(obj)) if field.name in notes}
+    for wire, name in wires.items():
+        if getattr(obj, name) is not None:
+            yield Problem((*path, wire), notes[name])
+    for name, wire in _TO_UNUSED.get(type(obj), ()):
+        value = getattr(obj, name)
+        if name not in notes and attrs.has(type(value)):
+            yield from _unused(value, (*path, wire))
+
+
+def _without_hardware(spec: r.AIMModelSpec) -> bool:
+    """A custom model whose one generated template gets no hardware (the reference's M1 allows it)."""
+    custom = spec.custom
+    listed = (custom.templates if custom else None) or spec.custom_templates
+    shared = custom.hardware if custom else None
+    return bool(spec.model_sources) and not spec.aim_id and not listed and shared is None
 
 
 # --- documents ------------------------------------------------------------------------
@@ -457,6 +445,8 @@ class Checked:
     problems: tuple[Problem, ...]
     #: Set when the document is of a kind aimcore does not handle (skipped, not an error).
     skipped_kind: str | None = None
+    #: What is accepted and not acted on yet (a sound document only).
+    notes: tuple[Problem, ...] = ()
 
 
 def check_document(doc: Any) -> Checked:
@@ -489,4 +479,4 @@ def check_document(doc: Any) -> Checked:
     if problems:
         return Checked(None, tuple(problems))
     obj = codec.load(cls, doc)
-    return Checked(obj, tuple(_rules(obj)))
+    return Checked(obj, tuple(_rules(obj)), notes=tuple(_notes(obj)))

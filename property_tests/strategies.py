@@ -922,6 +922,98 @@ def secrets(draw: st.DrawFn, *, name: str | None = None, namespace: str | None =
 
 
 @functools.cache
+@st.composite
+def template_caches(draw: st.DrawFn, *, with_status: bool = False) -> r.AIMTemplateCache:
+    """An AIMTemplateCache as the reference writes it (aimcore serves it, never reconciles it)."""
+    artifact = st.builds(
+        r.CachedArtifact, uid=st.uuids().map(str), name=dns_labels(12), model=model_ids(),
+        status=st.sampled_from(["Ready", "Progressing"]),
+        persistent_volume_claim=st.none() | dns_labels(12),
+        mount_point=st.none() | st.just("/workspace/model"),
+    )
+    status = st.builds(
+        r.AIMTemplateCacheStatus, observed_generation=st.none() | st.integers(1, 5),
+        status=st.none() | st.sampled_from(r.TemplateStatus), conditions=conditions(),
+        resolved_runtime_config=_resolved(), resolved_template_kind=st.none() | st.just("AIMServiceTemplate"),
+        artifacts=st.none() | st.dictionaries(model_ids(), artifact, max_size=2),
+    )
+    return r.AIMTemplateCache(
+        api_version=r.V1ALPHA1, kind="AIMTemplateCache",
+        metadata=draw(object_meta(namespace=draw(_namespace_or(None)))),
+        spec=draw(st.none() | st.builds(
+            r.AIMTemplateCacheSpec, template_name=dns_labels(20),
+            template_scope=st.sampled_from(r.TemplateScope),
+            mode=st.none() | st.sampled_from(r.CacheMode),
+            model_sources=st.none() | st.lists(model_sources(), max_size=2).map(tuple), env=env_vars(),
+            storage_class_name=st.none() | st.just("fast"), download_image=st.none() | image_references(),
+            runtime_config_name=st.none() | dns_labels(12),
+        )),
+        status=draw(status) if with_status else None,
+    )
+
+
+@functools.cache
+@st.composite
+def artifacts(draw: st.DrawFn, *, with_status: bool = False) -> r.AIMArtifact:
+    """An AIMArtifact as the reference writes it."""
+    source = draw(model_sources())
+    status = st.builds(
+        r.AIMArtifactStatus, observed_generation=st.none() | st.integers(1, 5),
+        status=st.none() | st.sampled_from(r.TemplateStatus), conditions=conditions(),
+        mode=st.none() | st.sampled_from(r.CacheMode), persistent_volume_claim=st.none() | dns_labels(12),
+        allocated_size=st.none() | quantities(), discovered_size_bytes=st.none() | st.integers(0, 2**40),
+        display_size=st.none() | st.just("15.3 GiB"), headroom_percent=st.none() | st.integers(0, 50),
+        last_used=st.none() | st.just(NOW),
+        download=st.none() | st.builds(
+            r.ArtifactDownload, attempt=st.none() | st.integers(1, 3), total_attempts=st.none() | st.just(3),
+            protocol=st.none() | st.sampled_from(["XET", "HTTP"]),
+            protocol_sequence=st.none() | st.just("XET,HTTP"),
+            message=st.none() | st.text(max_size=10),
+        ),
+        progress=st.none() | st.builds(
+            r.ArtifactProgress, downloaded_bytes=st.none() | st.integers(0, 100),
+            total_bytes=st.none() | st.just(100), percentage=st.none() | st.integers(0, 100),
+            display_percentage=st.none() | st.just("42%"),
+        ),
+    )
+    return r.AIMArtifact(
+        api_version=r.V1ALPHA1, kind="AIMArtifact",
+        metadata=draw(object_meta(namespace=draw(_namespace_or(None)))),
+        spec=draw(st.none() | st.just(r.AIMArtifactSpec(
+            source_uri=source.source_uri, model_id=source.model_id, size=source.size,
+            storage_class_name=draw(st.none() | st.just("fast")),
+            model_download_image=draw(st.none() | image_references()),
+        ))),
+        status=draw(status) if with_status else None,
+    )
+
+
+@functools.cache
+@st.composite
+def model_sources_of_registries(draw: st.DrawFn, *, with_status: bool = False) -> r.AIMClusterModelSource:
+    """An AIMClusterModelSource as the reference writes it."""
+    status = st.builds(
+        r.AIMClusterModelSourceStatus, observed_generation=st.none() | st.integers(1, 5),
+        status=st.none() | st.sampled_from(r.ModelSourceStatus), conditions=conditions(),
+        last_sync_time=st.none() | st.just(NOW), discovered_models=st.none() | st.integers(0, 9),
+        available_models=st.none() | st.integers(0, 9), models_limit_reached=st.none() | st.booleans(),
+    )
+    spec = st.builds(
+        r.AIMClusterModelSourceSpec, registry=st.none() | st.just("docker.io"),
+        filters=st.lists(st.builds(
+            r.ModelSourceFilter, image=repository_paths(), exclude=st.none() | st.just(("*-dev",)),
+            versions=st.none() | st.just((">=0.8.0",)),
+        ), min_size=1, max_size=2).map(tuple),
+        sync_interval=st.none() | st.just("30m"), versions=st.none() | st.just(("~0.8",)),
+        max_models=st.none() | st.integers(1, 10000),
+    )
+    return r.AIMClusterModelSource(
+        api_version=r.V1ALPHA1, kind="AIMClusterModelSource", metadata=draw(object_meta()),
+        spec=draw(st.none() | spec), status=draw(status) if with_status else None,
+    )
+
+
+@functools.cache
 def resources_of_kind(kind: str) -> st.SearchStrategy[r.Resource]:
     """Objects of one kind (a key of `aimcore.resources.KINDS`), status included where it has one."""
     makers: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
@@ -934,6 +1026,9 @@ def resources_of_kind(kind: str) -> st.SearchStrategy[r.Resource]:
         "AIMService": lambda: aim_services(with_status=True),
         "AIMProfile": lambda: aim_profiles(with_status=True),
         "AIMClusterProfile": lambda: cluster_profiles(with_status=True),
+        "AIMTemplateCache": lambda: template_caches(with_status=True),
+        "AIMArtifact": lambda: artifacts(with_status=True),
+        "AIMClusterModelSource": lambda: model_sources_of_registries(with_status=True),
         "Secret": secrets,
     }
     return makers[kind]()

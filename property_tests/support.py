@@ -9,10 +9,10 @@ from typing import Any
 import attrs
 from hypothesis import settings
 
-from aimcore.adapters.memory.cluster import MemoryCluster
-from aimcore.adapters.memory.simulate import execute_action
 from aimcore import codec
 from aimcore import resources as r
+from aimcore.adapters.memory.cluster import MemoryCluster
+from aimcore.adapters.memory.simulate import execute_action
 from aimcore.plan import Apply, ApplyManifest, Delete, Inspect, Plan, UpdateStatus
 from aimcore.reconcile import reconcile_all
 from aimcore.snapshot import InspectKey, ObjectKey, Snapshot

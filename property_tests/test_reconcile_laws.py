@@ -11,8 +11,8 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aimcore.adapters.memory.simulate import run
 from aimcore import resources as r
+from aimcore.adapters.memory.simulate import run
 from aimcore.facts import InspectResult
 from aimcore.naming import is_valid_label
 from aimcore.ownership import LABEL_MANAGED_BY, LABEL_MODEL, LABEL_ORIGIN, ORIGIN_FINE_TUNED

@@ -13,10 +13,10 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aimcore.adapters.cli.main import main
-from aimcore.adapters.files.manifests import load_catalog
 from aimcore import codec
 from aimcore import resources as r
+from aimcore.adapters.cli.main import main
+from aimcore.adapters.files.manifests import load_catalog
 from aimcore.facts import ImageFacts, InspectFailure
 from aimcore.reconcile import reconcile_all
 from aimcore.snapshot import Snapshot

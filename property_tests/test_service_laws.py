@@ -7,8 +7,8 @@ from collections import Counter
 
 from hypothesis import given
 
-from aimcore.adapters.memory.simulate import run
 from aimcore import resources as r
+from aimcore.adapters.memory.simulate import run
 from aimcore.httproute import route_name
 from aimcore.images import normalize_image
 from aimcore.inferenceservice import inference_service_name

@@ -20,9 +20,9 @@ import attrs
 import pytest
 import yaml
 
-from aimcore.adapters.cli.main import main
 from aimcore import crds
 from aimcore import resources as r
+from aimcore.adapters.cli.main import main
 from aimcore.schema import meta
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,6 +208,9 @@ _KNOWN_KEYWORDS = {
     "x-kubernetes-int-or-string",
     "x-kubernetes-preserve-unknown-fields",
     "x-kubernetes-list-map-keys",
+    "x-kubernetes-map-type",
+    "x-kubernetes-validations",
+    "format",
 }
 
 
@@ -251,6 +254,15 @@ def _keyword_types(node: Mapping[str, Any], path: str) -> Iterator[str]:
         yield f"{path}: anyOf is only used for int-or-string"
     if "pattern" in node and node.get("type") != "string" and not node.get("x-kubernetes-int-or-string"):
         yield f"{path}: pattern on a non-string node"
+    if "format" in node and node.get("type") != "string":
+        yield f"{path}: format on a non-string node"
+    if node.get("x-kubernetes-map-type", "atomic") != "atomic" or (
+        "x-kubernetes-map-type" in node and node.get("type") != "object"
+    ):
+        yield f"{path}: x-kubernetes-map-type is atomic, on an object"
+    for rule in node.get("x-kubernetes-validations", ()):
+        if set(rule) - {"rule", "message", "fieldPath"} or not rule.get("rule") or not rule.get("message"):
+            yield f"{path}: a validation rule has a rule and a message (and may have a fieldPath): {rule}"
     for keyword, wanted in _KEYWORD_TYPES.items():
         if keyword in node and node.get("type") != wanted:
             yield f"{path}: {keyword} belongs on type {wanted}, not {node.get('type')!r}"
@@ -332,16 +344,19 @@ EXPECTED_NAMES = {
     "AIMRuntimeConfig": (
         "Namespaced",
         "aimruntimeconfigs",
-        ["aimrcfg"],
+        ["aimrc", "aimrcfg"],
         [("v1alpha1", True), ("v1alpha2", False)],
     ),
     "AIMClusterRuntimeConfig": (
         "Cluster",
         "aimclusterruntimeconfigs",
-        ["aimcrcfg"],
+        ["aimclrc", "aimcrcfg"],
         [("v1alpha1", True), ("v1alpha2", False)],
     ),
     "AIMService": ("Namespaced", "aimservices", ["aimsvc"], [("v1alpha1", True), ("v1alpha2", False)]),
+    "AIMTemplateCache": ("Namespaced", "aimtemplatecaches", ["aimtc"], [("v1alpha1", True)]),
+    "AIMArtifact": ("Namespaced", "aimartifacts", ["aimart"], [("v1alpha1", True)]),
+    "AIMClusterModelSource": ("Cluster", "aimclustermodelsources", ["aimclsrc"], [("v1alpha1", True)]),
     "AIMProfile": ("Namespaced", "aimprofiles", ["aimprf"], [("v1alpha2", True)]),
     "AIMClusterProfile": ("Cluster", "aimclusterprofiles", ["aimclprf"], [("v1alpha2", True)]),
 }
@@ -367,7 +382,7 @@ def test_names_scope_and_versions(kind: str) -> None:
         "plural": plural,
         "singular": kind.lower(),
         "shortNames": short_names,
-        "categories": ["aim"],
+        "categories": ["aim", "all"],
     }
     assert [(v["name"], v["storage"]) for v in doc["spec"]["versions"]] == versions
     assert all(v["served"] for v in doc["spec"]["versions"])
@@ -393,7 +408,7 @@ def test_versions_share_one_schema_so_no_conversion_is_needed(kind: str) -> None
 
 def test_short_names_are_unique() -> None:
     names = [n for doc in GENERATED for n in doc["spec"]["names"]["shortNames"]]
-    assert len(names) == len(set(names)) == 9
+    assert len(names) == len(set(names)) == 14
 
 
 # --- printer columns ------------------------------------------------------------------
@@ -423,10 +438,15 @@ def test_model_columns() -> None:
 
 def test_other_kinds_columns_by_name() -> None:
     names = {kind: [c["name"] for c in _columns(kind)] for kind in EXPECTED_NAMES}
-    assert names["AIMServiceTemplate"] == ["Model", "Status", "Metric", "Precision", "GPU", "GPUs", "Age"]
+    assert names["AIMServiceTemplate"] == [
+        "Model", "Status", "Hardware", "Metric", "Precision", "GPU", "GPUs", "Age"
+    ]
     assert names["AIMClusterServiceTemplate"] == names["AIMServiceTemplate"]
     assert names["AIMRuntimeConfig"] == ["Service Account", "Storage Class", "Age"]
-    assert names["AIMService"] == ["Status", "Model", "Template", "Image", "Age"]
+    assert names["AIMService"] == ["Status", "Model", "Template", "Replicas", "Image", "Age"]
+    assert names["AIMTemplateCache"] == ["Template", "Mode", "Status", "Kind", "Age"]
+    assert names["AIMArtifact"] == ["Status", "Mode", "Model Size", "Progress", "Protocol", "Attempt", "Age"]
+    assert names["AIMClusterModelSource"] == ["Status", "Models", "LastSync", "Age"]
     assert names["AIMProfile"] == [
         "AIM ID",
         "Status",
@@ -443,6 +463,14 @@ def test_other_kinds_columns_by_name() -> None:
     assert {"name": "Image", "type": "string", "jsonPath": ".status.resolvedImage", "priority": 1} in (
         _columns("AIMService")
     )
+    assert {"name": "Replicas", "type": "string", "jsonPath": ".status.runtime.replicas"} in (
+        _columns("AIMService")
+    )
+    assert {"name": "Hardware", "type": "string", "jsonPath": ".status.hardwareSummary"} in (
+        _columns("AIMServiceTemplate")
+    )
+    wide = {c["name"] for kind in EXPECTED_NAMES for c in _columns(kind) if c.get("priority") == 1}
+    assert wide == {"Image", "GPU", "GPUs", "Engine", "Type", "Origin", "Protocol", "Attempt"}
 
 
 @pytest.mark.parametrize("kind", list(EXPECTED_NAMES))
@@ -453,7 +481,10 @@ def test_columns_point_into_the_schema_with_matching_types(kind: str) -> None:
     for column in columns[:-1]:
         node = _schema_at(schema, column["jsonPath"])
         assert node is not None, column
-        assert node["type"] == column["type"], column
+        if column["type"] == "date":  # a date column reads an RFC 3339 string
+            assert (node["type"], node["format"]) == ("string", "date-time"), column
+        else:
+            assert node["type"] == column["type"], column
 
 
 # --- schema facts ---------------------------------------------------------------------
@@ -475,6 +506,11 @@ def test_enums_come_from_the_enum_classes() -> None:
     assert _node("AIMServiceTemplate", "spec.precision") == {
         "type": "string",
         "enum": ["auto", "fp4", "fp8", "fp16", "fp32", "bf16", "int4", "int8"],
+        "x-kubernetes-validations": [{
+            "rule": "self == oldSelf",
+            "message": "cannot change: a template is one way to run its model; create another template "
+            "instead",
+        }],
     }
     assert _node("AIMService", "spec.overrides.metric")["enum"] == ["latency", "throughput"]
     assert _node("AIMModel", "spec.custom.versionPolicy") == {
@@ -484,8 +520,14 @@ def test_enums_come_from_the_enum_classes() -> None:
     }
     assert _node("AIMModel", "status.status") == {
         "type": "string",
-        "enum": ["Pending", "Progressing", "Ready", "Degraded", "Failed"],
+        "enum": ["Pending", "Progressing", "Ready", "Degraded", "Failed", "NotAvailable"],
         "default": "Pending",
+    }
+    assert _node("AIMService", "status.status")["enum"] == [
+        "Pending", "Starting", "Running", "Degraded", "Failed"
+    ]
+    assert _node("AIMServiceTemplate", "status.profile.metadata.type") == {
+        "type": "string", "enum": ["optimized", "preview", "unoptimized"]
     }
     assert _node("AIMClusterServiceTemplate", "status.status")["enum"][-1] == "NotAvailable"
     assert _node("AIMModel", "status.conditions.[].status")["enum"] == ["True", "False", "Unknown"]
@@ -508,7 +550,15 @@ def test_patterns_bounds_and_hints() -> None:
     assert _node("AIMModel", "spec.customTemplates")["maxItems"] == 16
     assert _node("AIMModel", "spec.customTemplates.[].name") == {"type": "string", "maxLength": 63}
     assert _node("AIMModel", "spec.customTemplates.[].env")["maxItems"] == 64
-    assert _node("AIMServiceTemplate", "spec.modelName") == {"type": "string", "minLength": 1}
+    assert _node("AIMServiceTemplate", "spec.modelName") == {
+        "type": "string",
+        "minLength": 1,
+        "x-kubernetes-validations": [{
+            "rule": "self == oldSelf",
+            "message": "cannot change: a template belongs to the model it was made for; create another "
+            "template instead",
+        }],
+    }
     assert _node("AIMService", "spec.replicas") == {"type": "integer", "minimum": 0, "default": 1}
 
 
@@ -532,7 +582,22 @@ def test_required_lists_and_defaults() -> None:
         "type": "string",
         "default": "amd.com/gpu",
     }
-    assert _node("AIMRuntimeConfig", "spec.model.autoDiscovery") == {"type": "boolean", "default": True}
+    assert _node("AIMRuntimeConfig", "spec.model.autoDiscovery") == {"type": "boolean"}
+    assert _node("AIMRuntimeConfig", "spec.labelPropagation.enabled") == {"type": "boolean", "default": False}
+    assert _node("AIMRuntimeConfig", "spec.storage.pvcHeadroomPercent") == {
+        "type": "integer", "minimum": 0, "default": 10
+    }
+    assert _node("AIMArtifact", "spec.modelDownloadImage") == {
+        "type": "string", "default": "ghcr.io/silogen/aim-artifact-downloader:0.2.0"
+    }
+    assert _node("AIMClusterModelSource", "spec.maxModels") == {
+        "type": "integer", "minimum": 1, "maximum": 10000, "default": 100
+    }
+    assert _node("AIMClusterModelSource", "status.lastSyncTime") == {"type": "string", "format": "date-time"}
+    assert _node("AIMService", "spec.model.custom")["required"] == ["modelSources", "hardware"]
+    assert "required" not in _schema("AIMArtifact")
+    assert _node("AIMArtifact", "spec")["required"] == ["sourceUri"]
+    assert _node("AIMTemplateCache", "spec")["required"] == ["templateName", "templateScope"]
 
 
 def test_quantities_maps_and_free_form_values() -> None:
@@ -558,8 +623,13 @@ def test_quantities_maps_and_free_form_values() -> None:
         "engine_args",
         "env_vars",
         "metadata",
+        "originalDiscoveryOutput",
     }
-    assert "gpu_count" in _node("AIMServiceTemplate", "status.profile.metadata")["properties"]
+    assert _node("AIMServiceTemplate", "status.profile.originalDiscoveryOutput") == {
+        "x-kubernetes-preserve-unknown-fields": True
+    }
+    metadata = _node("AIMServiceTemplate", "status.profile.metadata")["properties"]
+    assert {"gpu_count", "gpuCount"} <= set(metadata)
     assert _schema("AIMModel")["properties"]["metadata"] == {"type": "object"}
 
 
@@ -572,6 +642,19 @@ def test_env_and_conditions_are_list_maps() -> None:
         ["type"],
     )
     assert "x-kubernetes-list-type" not in _node("AIMService", "spec.imagePullSecrets")
+    claims = _node("AIMService", "spec.resources.claims")
+    assert (claims["x-kubernetes-list-type"], claims["x-kubernetes-list-map-keys"]) == ("map", ["name"])
+
+
+def test_references_are_atomic_as_core_v1_marks_them() -> None:
+    assert _node("AIMService", "spec.imagePullSecrets.[]")["x-kubernetes-map-type"] == "atomic"
+    source = _node("AIMService", "spec.env.[].valueFrom")["properties"]
+    assert {name: node.get("x-kubernetes-map-type") for name, node in source.items()} == {
+        "secretKeyRef": "atomic", "configMapKeyRef": "atomic", "fieldRef": "atomic",
+        "resourceFieldRef": "atomic", "fileKeyRef": "atomic",
+    }
+    assert source["fileKeyRef"]["required"] == ["volumeName", "path", "key"]
+    assert source["secretKeyRef"]["properties"]["name"] == {"type": "string", "default": ""}
 
 
 def test_descriptions_come_from_the_kind_facts_and_class_docstrings() -> None:
@@ -725,11 +808,15 @@ def _service(**spec: Any) -> dict[str, Any]:
             ["spec.env[2].name: Required value", 'spec.env[1]: Duplicate value: {"name":"A"}'],
         ),
         (
-            _service(model={"custom": {"modelSources": []}}),
+            _service(model={"custom": {"modelSources": [], "hardware": {"cpu": {"requests": 1}}}}),
             [
                 "spec.model.custom.modelSources: Invalid value: 0: "
                 "spec.model.custom.modelSources in body should have at least 1 items"
             ],
+        ),
+        (
+            _service(model={"custom": {"modelSources": [{"modelId": "a/b", "sourceUri": "hf://a/b"}]}}),
+            ["spec.model.custom.hardware: Required value"],
         ),
     ],
 )

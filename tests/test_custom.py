@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from aimcore import custom
+from aimcore import resources as r
 from aimcore.adapters.files.imagefacts import load_image_facts
 from aimcore.adapters.files.manifests import load_catalog
 from aimcore.adapters.memory.cluster import MemoryCluster
 from aimcore.adapters.memory.simulate import run
-from aimcore import custom
-from aimcore import resources as r
 from aimcore.ownership import LABEL_MODEL, LABEL_ORIGIN, LABEL_TEMPLATE_ALIAS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -375,11 +375,12 @@ def _discovered(gpu: str = "", count: int = 0) -> dryrun.DryRunResult:
         (
             r.Hardware(gpu=r.GpuRequirements(requests=8, model="MI325X", min_vram="64Gi")),
             _discovered("MI300X", 1),
-            r.Hardware(
-                gpu=r.GpuRequirements(
-                    requests=1, model="MI300X", min_vram="64Gi", resource_name="amd.com/gpu"
-                )
-            ),
+            r.Hardware(gpu=r.GpuRequirements(requests=1, model="MI300X", resource_name="amd.com/gpu")),
+        ),  # minVram with a discovered model would break rule H2 on status.resolvedHardware
+        (
+            r.Hardware(gpu=r.GpuRequirements(requests=2, min_vram="64Gi")),
+            _discovered("", 2),
+            r.Hardware(gpu=r.GpuRequirements(requests=2, min_vram="64Gi", resource_name="amd.com/gpu")),
         ),
         (
             r.Hardware(gpu=r.GpuRequirements(requests=1, resource_name="example.com/gpu")),

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aimcore import resources as r
 from aimcore.adapters.cli.main import main
 from aimcore.adapters.files.imagefacts import load_image_facts
 from aimcore.adapters.files.manifests import load_catalog
 from aimcore.adapters.memory.cluster import MemoryCluster
 from aimcore.adapters.memory.simulate import run
-from aimcore import resources as r
 from aimcore.finetune import FINE_TUNED_TEMPLATES_READY, CopyPlan, plan_copies
 from aimcore.naming import finetuned_copy_name, is_valid_label
 from aimcore.ownership import ANNOTATION_DEPLOYMENT_IMAGE, LABEL_MODEL, LABEL_ORIGIN

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import attrs
 
-from aimcore.adapters.files.imagefacts import load_image_facts
-from aimcore.adapters.common.jobrunner import FROM_SPEC, discovery_log
 from aimcore import codec, discoveryjob, dryrun, gpus
 from aimcore import resources as r
+from aimcore.adapters.common.jobrunner import FROM_SPEC, discovery_log
+from aimcore.adapters.files.imagefacts import load_image_facts
 from aimcore.discoveryjob import DiscoveryObservation, JobCondition, JobObservation
 from aimcore.runtimeconfig import resolve
 from aimcore.snapshot import Snapshot

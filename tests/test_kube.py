@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from aimcore import codec
+from aimcore import resources as r
 from aimcore.adapters.kube.api import AIM_KINDS, ApiError, Backoff, KubeApi
 from aimcore.adapters.kube.executor import Executor
 from aimcore.adapters.kube.store import Store
-from aimcore import codec
-from aimcore import resources as r
 from aimcore.plan import Apply, Plan
 from aimcore.snapshot import ObjectKey
 from tests.kube_support import RunningFake

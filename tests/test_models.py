@@ -11,11 +11,11 @@ from typing import Any
 import attrs
 import pytest
 
+from aimcore import codec
+from aimcore import resources as r
 from aimcore.adapters.cli.main import main
 from aimcore.adapters.memory.cluster import MemoryCluster
 from aimcore.adapters.memory.simulate import run
-from aimcore import codec
-from aimcore import resources as r
 from aimcore.facts import FailureKind, ImageFacts, InspectFailure, InspectResult
 from aimcore.plan import Apply, Inspect, UpdateStatus
 from aimcore.reconcile import reconcile, reconcile_all

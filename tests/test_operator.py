@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from aimcore import codec, gpus
+from aimcore import resources as r
 from aimcore.adapters.common.dependents import Change, DependencyIndex, dependents, gpu_dependents
 from aimcore.adapters.kube.api import AIM_KINDS, SECRETS, ApiError, Backoff, with_retries
 from aimcore.adapters.kube.operator import (
@@ -33,8 +35,6 @@ from aimcore.adapters.kube.operator import (
     operator_command,
 )
 from aimcore.adapters.kube.workqueue import WorkQueue
-from aimcore import codec, gpus
-from aimcore import resources as r
 from aimcore.discoveryjob import template_of
 from aimcore.facts import FailureKind, ImageFacts, InspectFailure
 from aimcore.snapshot import InspectKey, ObjectKey, SecretRef

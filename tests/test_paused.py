@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from aimcore.adapters.memory.cluster import MemoryCluster
-from aimcore.adapters.memory.simulate import run
 from aimcore import codec
 from aimcore import resources as r
+from aimcore.adapters.memory.cluster import MemoryCluster
+from aimcore.adapters.memory.simulate import run
 from aimcore.facts import ImageFacts
 from aimcore.reconcile import PAUSED_ANNOTATION, reconcile
 from aimcore.snapshot import ObjectKey, Snapshot

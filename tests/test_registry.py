@@ -14,14 +14,6 @@ from typing import Any
 
 import pytest
 
-from aimcore.adapters.registry.credentials import (
-    Credential,
-    CredentialsError,
-    Keyring,
-    config_from_secret,
-    keyring_from_secrets,
-    parse_docker_config,
-)
 from aimcore.adapters.registry.client import (
     OCI_CONFIG,
     OCI_MANIFEST,
@@ -29,6 +21,14 @@ from aimcore.adapters.registry.client import (
     InspectRequest,
     RegistryClient,
     is_loopback,
+)
+from aimcore.adapters.registry.credentials import (
+    Credential,
+    CredentialsError,
+    Keyring,
+    config_from_secret,
+    keyring_from_secrets,
+    parse_docker_config,
 )
 from aimcore.facts import FailureKind, ImageFacts, InspectFailure
 from tests.registry_server import (

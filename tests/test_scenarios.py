@@ -20,11 +20,11 @@ from typing import Any
 import attrs
 import pytest
 
+from aimcore import custom, labels, naming, templates
+from aimcore import resources as r
 from aimcore.adapters.cli.main import main
 from aimcore.adapters.memory.cluster import MemoryCluster
 from aimcore.adapters.memory.simulate import run
-from aimcore import custom, labels, naming, templates
-from aimcore import resources as r
 from aimcore.facts import FailureKind, ImageFacts, InspectFailure, InspectResult
 from aimcore.ownership import LABEL_MODEL, LABEL_ORIGIN, LABEL_TEMPLATE_ALIAS
 from aimcore.plan import Apply, Inspect

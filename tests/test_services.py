@@ -9,12 +9,12 @@ from typing import Any
 
 import attrs
 
+from aimcore import codec
+from aimcore import resources as r
 from aimcore.adapters.files.imagefacts import load_image_facts
 from aimcore.adapters.files.manifests import load_catalog
 from aimcore.adapters.memory.cluster import MemoryCluster
 from aimcore.adapters.memory.simulate import run
-from aimcore import codec
-from aimcore import resources as r
 from aimcore.ownership import ANNOTATION_DEPLOYMENT_IMAGE, LABEL_CUSTOM_MODEL, LABEL_ORIGIN, LABEL_SERVICE
 from aimcore.plan import Apply, UpdateStatus
 from aimcore.reconcile import reconcile_all
@@ -411,7 +411,8 @@ def test_inline_custom_reuses_equal_model_only() -> None:
     ]
     base = "ghcr.io/silogen/aim-base:0.7.0"
     svc = svc_doc(
-        "s", {"custom": {"baseImage": base, "modelSources": sources}}, env=[{"name": "A", "value": "1"}]
+        "s", {"custom": {"baseImage": base, "modelSources": sources, "hardware": {"gpu": {"requests": 1}}}},
+        env=[{"name": "A", "value": "1"}],
     )
     plan = reconcile_service(svc, Snapshot.build([svc]))
     (apply,) = [a for a in plan.actions if isinstance(a, Apply)]

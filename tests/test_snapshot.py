@@ -5,9 +5,9 @@ from __future__ import annotations
 import attrs
 from hypothesis import given, settings
 
+from aimcore import resources as r
 from aimcore.adapters.memory.cluster import MemoryCluster
 from aimcore.adapters.memory.simulate import run
-from aimcore import resources as r
 from aimcore.snapshot import ObjectKey, Snapshot
 from property_tests.strategies import Catalog, catalogs
 

@@ -9,10 +9,10 @@ from typing import Any
 import attrs
 import pytest
 
-from aimcore.adapters.memory.cluster import MemoryCluster
-from aimcore.adapters.memory.simulate import run
 from aimcore import codec
 from aimcore import resources as r
+from aimcore.adapters.memory.cluster import MemoryCluster
+from aimcore.adapters.memory.simulate import run
 from aimcore.facts import FailureKind, ImageFacts, InspectFailure, InspectResult
 from aimcore.labels import (
     LEFT_OUT_MARKER,

@@ -12,8 +12,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aimcore.adapters.cli.main import main
 from aimcore import resources as r
+from aimcore.adapters.cli.main import main
 from aimcore.validation import check_document
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,14 +164,31 @@ def test_hardware_needs_gpu_or_cpu() -> None:
     assert problems(model(spec)) == [("spec.custom.hardware", "hardware needs gpu or cpu (or both)")]
 
 
-def test_custom_model_needs_hardware() -> None:
-    assert problems(model(CUSTOM)) == [
+def test_custom_model_without_hardware_is_accepted_with_a_note() -> None:
+    """The reference's M1 accepts sources without hardware when no custom template is listed."""
+    checked = check_document(model(CUSTOM))
+    assert checked.problems == ()
+    assert [(n.dotted, n.message) for n in checked.notes] == [
         (
-            "spec.custom.hardware",
-            "a custom model (spec.modelSources without spec.aimId) needs hardware: set spec.custom.hardware, "
-            "or hardware on every custom template",
+            "spec.modelSources",
+            "no hardware is declared (spec.custom.hardware): the template made from these sources asks for "
+            "no GPU, and the model server gets one only if resources ask",
         )
     ]
+
+
+def test_custom_templates_of_a_custom_model_need_hardware() -> None:
+    """M1: with sources and listed templates, each template has hardware or inherits custom.hardware."""
+    spec = {**CUSTOM, "customTemplates": [{"name": "a", "hardware": {"cpu": {"requests": 1}}}, {"name": "b"}]}
+    assert problems(model(spec)) == [
+        (
+            "spec.customTemplates",
+            "with spec.modelSources, every custom template needs hardware: set spec.custom.hardware "
+            "(every template inherits it) or hardware on each template",
+        )
+    ]
+    assert problems(model({**spec, "custom": {"hardware": {"gpu": {"requests": 1}}}})) == []
+    assert problems(model({**spec, "aimId": "qwen/qwen3-32b"})) == []  # a fine-tuned model copies hardware
 
 
 def test_service_names_exactly_one_model() -> None:
@@ -182,7 +199,7 @@ def test_service_names_exactly_one_model() -> None:
         "spec": {"model": {"name": "a", "image": "b:1"}},
     }
     assert problems(doc) == [
-        ("spec.model", "set exactly one of name, image or custom (name and image are set)")
+        ("spec.model", "set exactly one of name, image or custom")
     ]
 
 
@@ -345,3 +362,51 @@ def test_arbitrary_text_never_makes_validate_raise(tmp_path: Path, text: str) ->
     path.write_text(text)
     code, _, _ = run("validate", str(path))
     assert code in (0, 1)
+
+
+def test_d19_a_template_s_custom_profile_names_each_missing_field() -> None:
+    doc = {"apiVersion": r.V1ALPHA1, "kind": "AIMServiceTemplate", "metadata": {"name": "t", "namespace": "ns"},
+           "spec": {"modelName": "m", "customProfile": {}}}
+    assert problems(doc) == [
+        (f"spec.{name}", f"{name} is required when customProfile is set (D19)")
+        for name in ("aimId", "modelId", "hardware", "metric", "precision")
+    ]
+    spec = {"modelName": "m", "customProfile": {}, "aimId": "a/b", "modelId": "a/b", "metric": "latency",
+            "precision": "fp8", "hardware": {"cpu": {"requests": 1}}}
+    assert problems({**doc, "spec": spec}) == []
+
+
+def test_a_custom_template_s_custom_profile_needs_its_own_hardware() -> None:
+    entry = {"aimId": "a/b", "modelId": "a/b", "customProfile": {}, "profile": {"metric": "latency",
+                                                                                "precision": "fp8"}}
+    spec = {**CUSTOM, "custom": {"hardware": {"gpu": {"requests": 1}}}, "customTemplates": [entry]}
+    assert problems(model(spec)) == [
+        ("spec.customTemplates[0].hardware", "hardware is required when customProfile is set (D19)")
+    ]
+
+
+def test_status_enums_and_times_are_the_reference_s() -> None:
+    doc = {"apiVersion": r.V1ALPHA1, "kind": "AIMServiceTemplate", "metadata": {"name": "t", "namespace": "ns"},
+           "spec": {"modelName": "m"},
+           "status": {"profile": {"metadata": {"metric": "fast", "gpuCount": 2}},
+                      "discovery": {"lastAttemptTime": "yesterday"},
+                      "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01",
+                                      "observedGeneration": -1}]}}
+    assert problems(doc) == [
+        ("status.conditions[0].lastTransitionTime",
+         "'2026-01-01' is not valid: expected an RFC 3339 time such as 2026-01-01T00:00:00Z"),
+        ("status.conditions[0].observedGeneration", "must be at least 0, not -1"),
+        ("status.profile.metadata.metric", "'fast' is not valid: must be one of latency, throughput"),
+        ("status.discovery.lastAttemptTime",
+         "'yesterday' is not valid: expected an RFC 3339 time such as 2026-01-01T00:00:00Z"),
+    ]
+
+
+def test_a_model_may_carry_the_reference_s_not_available() -> None:
+    """Read, never written by aimcore (D11)."""
+    doc = model({"image": "x:1"})
+    doc["status"] = {"status": "NotAvailable"}
+    assert problems(doc) == []
+    doc["status"] = {"status": "Unavailable"}
+    assert problems(doc) == [("status.status", "'Unavailable' is not valid: must be one of Pending, Progressing, "
+                                               "Ready, Degraded, Failed, NotAvailable")]

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
+
+from aimcore import codec
 from aimcore.adapters.registry.client import RegistryClient
 from aimcore.adapters.registry.credentials import (
     CredentialsError,
@@ -15,8 +17,6 @@ from aimcore.adapters.registry.credentials import (
     config_from_secret,
     parse_docker_config,
 )
-
-from aimcore import codec
 from aimcore.facts import InspectFailure
 from aimcore.labels import MalformedLabel, parse_image_metadata
 

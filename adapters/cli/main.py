@@ -14,14 +14,15 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn, TextIO
 
 import yaml
+
 from aimcore.adapters.cli import inspect as inspect_command
 from aimcore.adapters.cli.output import render
+from aimcore.adapters.common.inspection import Inspector
 from aimcore.adapters.files.imagefacts import load_image_facts
-from aimcore.adapters.files.manifests import load_catalog
+from aimcore.adapters.files.manifests import check_updates, load_catalog
 from aimcore.adapters.kube.operator import add_operator_arguments, operator_command
 from aimcore.adapters.memory.cluster import DryRuns, MemoryCluster, StartFailures
-from aimcore.adapters.memory.simulate import Inspector, final_objects, paused_gc, run, run_once
-
+from aimcore.adapters.memory.simulate import final_objects, paused_gc, run, run_once
 from aimcore.crds import crds
 from aimcore.facts import FailureKind, InspectFailure, InspectResult
 from aimcore.snapshot import DEFAULT_OPERATOR_NAMESPACE, InspectKey
@@ -45,15 +46,23 @@ def registry_inspector(secret_documents: Sequence[dict[str, Any]]) -> Inspector:
 
 
 def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Problems on stdout, notes and the summary on stderr. With --against, the objects as they
+    are (a cluster's export, say) are checked too, and what the API server would refuse as an
+    update of them (an immutable field changed) is a problem of the new manifests."""
     catalog = load_catalog(args.paths)
-    for note in catalog.notes:
-        print(f"{note.file}:{note.line}: note: {note.message}", file=err)
-    for problem in catalog.problems:
-        print(problem.render(), file=out)
-    count = len(catalog.problems)
+    problems = list(catalog.problems)
     summary = f"{catalog.documents} document{'s' if catalog.documents != 1 else ''} checked"
+    if args.against:
+        earlier = load_catalog(args.against)
+        problems = [*earlier.problems, *problems, *check_updates(earlier, catalog)]
+        summary += f" against {earlier.documents} earlier"
+    for note in catalog.notes:
+        print(note.render_note(), file=err)
+    for problem in problems:
+        print(problem.render(), file=out)
+    count = len(problems)
     print(f"{summary}, {count} problem{'s' if count != 1 else ''}", file=err)
-    return EXIT_PROBLEMS if catalog.problems else EXIT_OK
+    return EXIT_PROBLEMS if problems else EXIT_OK
 
 
 def _now(value: str | None) -> str:
@@ -97,7 +106,7 @@ def _reconcile(args: argparse.Namespace, out: TextIO, err: TextIO, *, once: bool
     elif args.registry:
         inspector = registry_inspector(catalog.secret_documents)
     for note in catalog.notes:
-        print(f"{note.file}:{note.line}: note: {note.message}", file=err)
+        print(note.render_note(), file=err)
     gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else None
     if gpus is not None and catalog.nodes is not None:
         print(f"note: --gpus is ignored: the inputs hold {len(catalog.nodes)} Node(s), which decide the GPUs",
@@ -188,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="check manifests; every problem with file:line and field path"
     )
     validate.add_argument("paths", nargs="+", metavar="PATH", help="YAML/JSON file or directory")
+    validate.add_argument(
+        "--against", action="append", metavar="OLD",
+        help="the objects as they are now (file or directory, repeatable): changing an immutable field is a "
+        "problem, as the API server refuses it",
+    )
     validate.set_defaults(run=_validate)
     plan = commands.add_parser("plan", help="one reconcile pass over every AIM object found: the actions")
     _reconcile_options(plan, rounds=False)

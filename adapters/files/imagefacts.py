@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from aimcore.adapters.files.manifests import Located, read_documents
-
 from aimcore.facts import FailureKind, ImageFacts, InspectFailure, InspectResult
 from aimcore.images import InvalidImageReference, normalize_image
 from aimcore.snapshot import InspectKey

@@ -15,7 +15,7 @@ import attrs
 import yaml
 
 from aimcore import resources as r
-from aimcore.validation import Path, Problem, check_document, render_path
+from aimcore.validation import Path, Problem, check_document, check_update, render_path
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -31,6 +31,11 @@ class Located:
 
     def render(self) -> str:
         where = f"{self.file}:{self.line}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+    def render_note(self) -> str:
+        """A note as the commands print it: `FILE:LINE: note: PATH: MESSAGE`."""
+        where = f"{self.file}:{self.line}: note"
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
     def as_json(self) -> dict[str, Any]:
@@ -355,6 +360,23 @@ def _check(
         secrets.append(item.data)
     if not checked.problems:
         objects.append((obj, item))
+        notes.extend(sorted((item.locate(note) for note in checked.notes), key=lambda x: x.line))
+
+
+def check_updates(earlier: Catalog, later: Catalog) -> tuple[Located, ...]:
+    """What the API server would refuse if each object of `later` replaced the object of the same
+    kind, namespace and name in `earlier`: immutable fields that change, at `later`'s lines."""
+    before = {_identity(obj): obj for obj, _ in earlier.objects}
+    found: list[Located] = []
+    for obj, document in later.objects:
+        old = before.get(_identity(obj))
+        if old is not None:
+            found.extend(document.locate(problem) for problem in check_update(old, obj))
+    return tuple(found)
+
+
+def _identity(obj: r.Resource) -> tuple[str, str, str]:
+    return obj.kind, obj.metadata.namespace or "", obj.metadata.name or ""
 
 
 def _display(key: tuple[str, str, str]) -> str:

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import attrs
-from aimcore.adapters.common.retry import Backoff
 
 from aimcore import resources as r
+from aimcore.adapters.common.retry import Backoff
 from aimcore.discoveryjob import JOB_SELECTOR, LABEL_TEMPLATE
 
 T = TypeVar("T")
@@ -94,8 +94,10 @@ DISCOVERY_PODS = attrs.evolve(PODS, selector=LABEL_TEMPLATE)
 INFERENCE_SERVICES = KindInfo("InferenceService", "serving.kserve.io", "v1beta1", "inferenceservices", True,
                               optional=True)
 HTTP_ROUTES = KindInfo("HTTPRoute", "gateway.networking.k8s.io", "v1", "httproutes", True, optional=True)
-#: Everything the operator watches.
-WATCHED: Mapping[str, KindInfo] = {**AIM_KINDS, "Secret": SECRETS}
+#: Everything the operator watches: not the kinds it serves but does not reconcile yet.
+WATCHED: Mapping[str, KindInfo] = {
+    **{kind: info for kind, info in AIM_KINDS.items() if kind not in r.UNRECONCILED_KINDS}, "Secret": SECRETS,
+}
 #: And what it observes for the template reconciler and for services.
 OBSERVED: Mapping[str, KindInfo] = {
     "Node": NODES, "Job": DISCOVERY_JOBS, "Pod": DISCOVERY_PODS,

@@ -20,23 +20,23 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+
+from aimcore import codec
+from aimcore import resources as r
 from aimcore.adapters.common.dependents import Change
+from aimcore.adapters.common.retry import Backoff
 from aimcore.adapters.kube.api import (
     FIELD_MANAGER,
     JOBS,
     OBSERVED,
     WATCHED,
     ApiError,
-    Backoff,
     KindInfo,
     KubeApi,
     ownership_claim,
     with_retries,
 )
 from aimcore.adapters.kube.store import Store
-
-from aimcore import codec
-from aimcore import resources as r
 from aimcore.ownership import needs_apply
 from aimcore.plan import Apply, ApplyManifest, Delete, Inspect, Plan, UpdateStatus
 from aimcore.snapshot import InspectKey, ObjectKey

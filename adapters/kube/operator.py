@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import attrs
+
+from aimcore import resources as r
 from aimcore.adapters.common.dependents import (
     Change,
     DependencyIndex,
@@ -33,23 +35,13 @@ from aimcore.adapters.common.dependents import (
 from aimcore.adapters.common.inspection import Inspector
 from aimcore.adapters.common.jobrunner import discovery_log
 from aimcore.adapters.common.log import LEVELS, JsonLog
-from aimcore.adapters.kube.api import (
-    OBSERVED,
-    SECRETS,
-    WATCHED,
-    ApiError,
-    Backoff,
-    KindInfo,
-    KubeApi,
-    with_retries,
-)
+from aimcore.adapters.common.retry import Backoff
+from aimcore.adapters.kube.api import OBSERVED, SECRETS, WATCHED, ApiError, KindInfo, KubeApi, with_retries
 from aimcore.adapters.kube.executor import Executor, NotLeader, Outcome
 from aimcore.adapters.kube.leader import LeaderElector
 from aimcore.adapters.kube.store import Observed, Store, Watcher
 from aimcore.adapters.kube.workqueue import Failures, WorkQueue
 from aimcore.adapters.registry.client import ImageRef
-
-from aimcore import resources as r
 from aimcore.discoveryjob import CONTAINER_NAME, JobObservation, template_of
 from aimcore.facts import FailureKind, InspectFailure, InspectResult
 from aimcore.plan import ApplyManifest, Plan

@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
-from aimcore.adapters.common.dependents import Change
-from aimcore.adapters.common.log import Log
-from aimcore.adapters.kube.api import ApiError, Backoff, KindInfo, KubeApi, WatchStream, unclaimed
 
 from aimcore import codec
 from aimcore import resources as r
+from aimcore.adapters.common.dependents import Change
+from aimcore.adapters.common.log import Log
+from aimcore.adapters.common.retry import Backoff
+from aimcore.adapters.kube.api import ApiError, KindInfo, KubeApi, WatchStream, unclaimed
 from aimcore.discoveryjob import (
     ContainerObservation,
     DiscoveryObservation,

@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
-from aimcore.adapters.common.dependents import Change
-from aimcore.adapters.common.jobrunner import discovery_log
 
 from aimcore import discoveryjob as dj
 from aimcore import resources as r
+from aimcore.adapters.common.dependents import Change
+from aimcore.adapters.common.jobrunner import discovery_log
 from aimcore.facts import InspectResult
 from aimcore.ownership import merged_with_observed
 from aimcore.snapshot import InspectKey, ObjectKey, Snapshot

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import attrs
-from aimcore.adapters.common.dependents import DependencyIndex, dependents_of, moves_dependencies
-from aimcore.adapters.common.inspection import Inspector
-from aimcore.adapters.memory.cluster import MemoryCluster
 
 from aimcore import codec
 from aimcore import resources as r
+from aimcore.adapters.common.dependents import DependencyIndex, dependents_of, moves_dependencies
+from aimcore.adapters.common.inspection import Inspector
+from aimcore.adapters.memory.cluster import MemoryCluster
 from aimcore.plan import Apply, ApplyManifest, Delete, Inspect, Plan, UpdateStatus, verb
 from aimcore.reconcile import reconcile, reconcile_all
 from aimcore.snapshot import InspectKey, ObjectKey

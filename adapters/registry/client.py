@@ -35,9 +35,10 @@ from urllib.parse import SplitResult, urlencode, urljoin, urlsplit
 import attrs
 import urllib3
 import urllib3.connection
-from aimcore.adapters.registry.credentials import DOCKER_HUB, Credential, Keyring
 from docker_image.reference import InvalidReference, Reference
 
+from aimcore.adapters.common.retry import Backoff
+from aimcore.adapters.registry.credentials import DOCKER_HUB, Credential, Keyring
 from aimcore.facts import FailureKind, ImageFacts, InspectFailure, InspectResult
 
 if TYPE_CHECKING:
@@ -322,8 +323,9 @@ class RegistryClient:
         self._read_timeout = read_timeout
         self._deadline = request_deadline
         self._max_retries = max(0, max_retries)
-        self._backoff_base = backoff_base
-        self._backoff_max = backoff_max
+        # The shared schedule, without jitter: one inspection's retries are few and deadline-bound.
+        self._backoff = Backoff(base=backoff_base, cap=backoff_max, attempts=self._max_retries + 1,
+                                jitter=False)
         self._retry_after_max = retry_after_max
         self._manifest_limit = manifest_limit
         self._config_limit = config_limit
@@ -695,7 +697,7 @@ class RegistryClient:
             retryable = resp.status == 429 or resp.status >= 500
             if not retryable or attempt >= self._max_retries:
                 return resp
-            delay = min(self._backoff_base * 2**attempt, self._backoff_max)
+            delay = self._backoff.delay(attempt)
             if resp.status == 429:
                 delay = _retry_after(resp.header("Retry-After"), default=delay, cap=self._retry_after_max)
             if delay >= job.remaining():

@@ -8,7 +8,6 @@ from typing import Any
 from aimcore.adapters.common.inspection import Inspector
 from aimcore.adapters.registry.client import InspectRequest, RegistryClient
 from aimcore.adapters.registry.credentials import CredentialsError, keyring_from_secrets
-
 from aimcore.facts import FailureKind, InspectFailure, InspectResult
 from aimcore.snapshot import InspectKey
 

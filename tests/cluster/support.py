@@ -30,9 +30,11 @@ from typing import Any
 
 import attrs
 
+from aimcore import codec
+from aimcore import resources as r
 from aimcore.adapters.cli.main import main as cli_main
-from aimcore.adapters.files.imagefacts import load_image_facts
 from aimcore.adapters.common.jobrunner import discovery_log
+from aimcore.adapters.files.imagefacts import load_image_facts
 from aimcore.adapters.kube.api import (
     AIM_KINDS,
     DISCOVERY_JOBS,
@@ -47,9 +49,13 @@ from aimcore.adapters.kube.api import (
     KubeApi,
     WatchStream,
 )
-from aimcore.adapters.kube.operator import JsonLog, Operator, Settings, add_operator_arguments, operator_command
-from aimcore import codec
-from aimcore import resources as r
+from aimcore.adapters.kube.operator import (
+    JsonLog,
+    Operator,
+    Settings,
+    add_operator_arguments,
+    operator_command,
+)
 from aimcore.crds import crds
 from aimcore.discoveryjob import JobObservation, template_of
 from aimcore.facts import InspectResult

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from aimcore import codec
+from aimcore import resources as r
 from aimcore.adapters.common.dependents import Change
 from aimcore.adapters.kube.api import (
     AIM_KINDS,
@@ -30,8 +32,6 @@ from aimcore.adapters.kube.api import (
 )
 from aimcore.adapters.kube.executor import DEPENDENCIES_REACHABLE, Executor, apply_body
 from aimcore.adapters.kube.store import Store, Watcher
-from aimcore import codec
-from aimcore import resources as r
 from aimcore.plan import Apply, Delete, Plan, UpdateStatus
 from aimcore.snapshot import ObjectKey
 from tests.cluster.fixtures import CONFIGMAPS, KubeCluster, wait_for

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from aimcore import codec
+from aimcore import resources as r
 from aimcore.adapters.kube.api import JOBS, NODES, PODS, ApiError, KubeApi
 from aimcore.adapters.kube.executor import Executor
 from aimcore.adapters.kube.store import Store
-from aimcore import codec
-from aimcore import resources as r
 from aimcore.plan import ApplyManifest, Plan, UpdateStatus
 from aimcore.snapshot import ObjectKey, Snapshot
 from aimcore.template_status import plan_template

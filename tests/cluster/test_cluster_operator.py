@@ -21,8 +21,8 @@ import yaml
 
 from aimcore.adapters.kube.api import AIM_KINDS, JOBS, KubeApi
 from aimcore.adapters.kube.executor import Executor
-from aimcore.adapters.kube.store import Store
 from aimcore.adapters.kube.operator import JsonLog, Operator, Settings
+from aimcore.adapters.kube.store import Store
 from aimcore.plan import Delete, Plan
 from aimcore.snapshot import ObjectKey
 from tests.cluster.fixtures import LEASES, NAMESPACES, KubeCluster, delete_namespace, wait_for

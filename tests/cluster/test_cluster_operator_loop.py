@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
+from aimcore import resources as r
 from aimcore.adapters.kube.api import AIM_KINDS, JOBS, SECRETS
 from aimcore.adapters.kube.executor import Executor, NotLeader
-from aimcore.adapters.kube.store import Store
 from aimcore.adapters.kube.leader import LeaderElector
 from aimcore.adapters.kube.operator import JsonLog, Operator, Settings, kube_inspector
-from aimcore import resources as r
+from aimcore.adapters.kube.store import Store
 from aimcore.facts import InspectResult
 from aimcore.plan import Plan, UpdateStatus
 from aimcore.snapshot import InspectKey, ObjectKey

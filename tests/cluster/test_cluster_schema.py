@@ -22,6 +22,7 @@ from aimcore.adapters.kube.api import AIM_KINDS, SECRETS, ApiError, KubeApi
 from aimcore.crds import crds
 from tests.cluster.fixtures import CRDS, NAMESPACES, KubeCluster, delete_namespace, wait_for
 from tests.cluster.support import comparable, ensure_namespaces, info_of, key_of, simulate, with_defaults
+from tests.test_reference_api import RULE_CASES, UPDATE_CASES, reference_objects
 
 pytestmark = pytest.mark.cluster
 
@@ -268,3 +269,90 @@ def test_a_valid_manifest_passes_both(kube: KubeCluster, namespace: str, tmp_pat
         assert _validate(doc, tmp_path) == []
         created = kube.api().create(AIM_KINDS[doc["kind"]], doc, dry_run=True, field_validation="Strict")
         assert created["metadata"]["name"] == doc["metadata"]["name"]
+
+
+# --- issue 16: what the reference wrote, its CEL rules, its immutable fields --------------------------
+
+def _moved(doc: dict[str, Any], namespace: str, suffix: str) -> dict[str, Any]:
+    """A reference object in this test's namespace; a cluster-scoped one under a name of its own."""
+    meta = dict(doc["metadata"])
+    if "namespace" in meta:
+        meta["namespace"] = namespace
+    else:
+        meta["name"] = f"{meta['name']}-{suffix}"
+    return {**doc, "metadata": meta}
+
+
+def test_reference_objects_are_accepted_and_read_back_unchanged(kube: KubeCluster, namespace: str) -> None:
+    """Every field the reference writes, status included, survives aimcore's CRDs: none pruned or refused."""
+    api = kube.api()
+    cluster_scoped: list[tuple[Any, str, str]] = []
+    for original in reference_objects():
+        doc = _moved(original, namespace, namespace)
+        info = AIM_KINDS[doc["kind"]]
+        created = api.create(info, {k: v for k, v in doc.items() if k != "status"}, field_validation="Strict")
+        meta = {k: doc["metadata"][k] for k in ("name", "namespace") if k in doc["metadata"]}
+        api.apply(info, {"apiVersion": doc["apiVersion"], "kind": doc["kind"], "metadata": meta,
+                         "status": doc["status"]}, status=True)
+        read = api.get(info, meta.get("namespace"), meta["name"])
+        assert comparable(read) == comparable(with_defaults(doc)), key_of(doc)
+        if not info.namespaced:
+            cluster_scoped.append((info, meta["name"], created["metadata"]["uid"]))
+    for info, name, uid in cluster_scoped:
+        api.delete(info, None, name, uid)
+
+
+@pytest.mark.parametrize("case", sorted(RULE_CASES))
+def test_the_api_server_and_validate_agree_on_each_rule(
+    kube: KubeCluster, namespace: str, tmp_path: Path, case: str
+) -> None:
+    """The good manifest passes both; the bad one is refused by both, at the same field, in the same words."""
+    rule = RULE_CASES[case]
+    api = kube.api()
+    good, bad = (_moved(yaml.safe_load(text), namespace, namespace) for text in (rule.good, rule.bad))
+    info = AIM_KINDS[good["kind"]]
+    assert _validate(good, tmp_path) == []
+    created = api.create(info, good, dry_run=True, field_validation="Strict")
+    assert created["metadata"]["name"] == good["metadata"]["name"]
+    problems = _validate(bad, tmp_path)
+    assert [line.split(": ", 1)[1] for line in problems] == [f"{rule.path}: {rule.message}"]
+    with pytest.raises(ApiError) as refused:
+        if "status" in bad:  # written through its subresource, as a controller writes it
+            created = api.create(info, {k: v for k, v in bad.items() if k != "status"})
+            api._call("PUT", info.path(namespace, created["metadata"]["name"], "status"),
+                      query=[("fieldValidation", "Strict")], body={**created, "status": bad["status"]})
+        else:
+            api.create(info, bad, dry_run=True, field_validation="Strict")
+    assert refused.value.status == 422, str(refused.value)
+    assert f"{rule.path}: " in refused.value.message, str(refused.value)
+    if not rule.message.startswith("must have at least"):  # the schema's own words for minItems
+        assert rule.message in refused.value.message, str(refused.value)
+
+
+@pytest.mark.parametrize("case", sorted(UPDATE_CASES))
+def test_the_api_server_and_validate_agree_on_each_immutable_field(
+    kube: KubeCluster, namespace: str, tmp_path: Path, case: str
+) -> None:
+    """Created as `old`, the object takes the good update and refuses the bad one, as `validate --against`."""
+    update = UPDATE_CASES[case]
+    api = kube.api()
+    old, good, bad = (_moved(yaml.safe_load(text), namespace, namespace)
+                      for text in (update.old, update.good, update.bad))
+    info = AIM_KINDS[old["kind"]]
+    created = api.create(info, old, field_validation="Strict")
+    with pytest.raises(ApiError) as refused:
+        api.replace(info, {**bad, "metadata": {
+            **bad["metadata"], "resourceVersion": created["metadata"]["resourceVersion"]}})
+    assert refused.value.status == 422, str(refused.value)
+    assert f"{update.path}: " in refused.value.message and update.message in refused.value.message, str(
+        refused.value)
+    replaced = api.replace(info, {**good, "metadata": {
+        **good["metadata"], "resourceVersion": created["metadata"]["resourceVersion"]}})
+    assert replaced["metadata"]["uid"] == created["metadata"]["uid"]
+    (tmp_path / "old.yaml").write_text(yaml.safe_dump(old))
+    for doc, expected in ((good, []), (bad, [f"{update.path}: {update.message}"])):
+        path = tmp_path / "new.yaml"
+        path.write_text(yaml.safe_dump(doc))
+        out = io.StringIO()
+        cli_main(["validate", str(path), "--against", str(tmp_path / "old.yaml")], out, io.StringIO())
+        assert [line.split(": ", 1)[1] for line in out.getvalue().splitlines()] == expected

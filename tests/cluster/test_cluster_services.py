@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 import yaml
 
-from aimcore.adapters.kube.api import AIM_KINDS, ApiError, KindInfo, KubeApi
-from aimcore.adapters.kube.operator import Operator
 from aimcore import codec, httproute
 from aimcore import inferenceservice as isvc
 from aimcore import resources as r
+from aimcore.adapters.kube.api import AIM_KINDS, ApiError, KindInfo, KubeApi
+from aimcore.adapters.kube.operator import Operator
 from tests.cluster.fixtures import (
     CLUSTER_ROLE_BINDINGS,
     CLUSTER_ROLES,

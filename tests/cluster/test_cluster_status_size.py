@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from aimcore.adapters.kube.api import ApiError, KubeApi
 from aimcore import codec
 from aimcore import resources as r
+from aimcore.adapters.kube.api import ApiError, KubeApi
 from aimcore.facts import ImageFacts
 from aimcore.labels import METADATA_LIMIT, VALUE_LIMIT, bound_metadata, json_size, parse_image_metadata
 from aimcore.models import MESSAGE_LIMIT
