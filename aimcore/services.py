@@ -69,13 +69,10 @@ def reconcile_service(service: r.AIMService, snapshot: Snapshot) -> Plan:
     template: r.Template | None = None
     if model is None:
         components.append(Component(TEMPLATE_READY, PENDING, "AwaitingModel", "Waiting for the model"))
-    elif (kept := _deployed_template(service, model, snapshot)) is not None:
-        reasons.append(Reason(str(key), f"kept template {kept.metadata.name}: the InferenceService runs it"))
-        before = find(service.status.conditions if service.status else None, TEMPLATE_READY)
-        template_component = _kept_component(kept, before)
-        components.append(template_component)
-        if template_component.state is READY:
-            template = kept
+    elif (kept := _rediscovered_template(service, model, snapshot)) is not None:
+        why = f"waiting for template {kept.metadata.name}: the InferenceService runs it"
+        reasons.append(Reason(str(key), why))
+        components.append(_waiting_for(kept))
     else:
         selection = select_template(spec.template, spec.overrides, model, namespace, snapshot)
         reasons.extend(Reason(str(ObjectKey.of(v.template)), v.reason) for v in selection.verdicts)
@@ -495,15 +492,15 @@ def _model_settled(model: r.Model) -> bool:
     return state in (r.Status.READY, r.Status.DEGRADED, r.Status.FAILED)
 
 
-def _deployed_template(service: r.AIMService, model: r.Model, snapshot: Snapshot) -> r.Template | None:
-    """The template a running InferenceService was built from, while the service's spec is unchanged.
+def _rediscovered_template(service: r.AIMService, model: r.Model, snapshot: Snapshot) -> r.Template | None:
+    """The template a running InferenceService was built from, while it is being discovered again
+    (Pending or Progressing) and the service's spec is unchanged: the service waits for it.
 
-    Auto-selection would otherwise move a deployed service to a better-ranked template as soon as
-    one becomes Ready, or to another one while its own briefly is not (a new discovery): each a
-    rollout on the GPUs for nothing (reference §3.3 keeps a resolved template too). None when the
-    spec names a template (that is resolved as written) or changed since, or the template is gone,
-    no longer the model's, or has failed for good (Failed, Degraded, NotAvailable): then another
-    is selected.
+    Auto-selection would otherwise move the service to another Ready template for the while, and
+    back: two rollouts on the GPUs for nothing. A Ready template is selected like any other (so a
+    better-ranked one that becomes Ready is deployed, and the cluster ends where `simulate` does);
+    one that failed for good, is gone, or a changed spec selects again. None when the spec names
+    its template (that is resolved as written).
     """
     status = service.status
     ref = status.resolved_template if status is not None else None
@@ -525,21 +522,14 @@ def _deployed_template(service: r.AIMService, model: r.Model, snapshot: Snapshot
     if found is None or found.metadata.uid != ref.uid or found.spec.model_name != model.metadata.name:
         return None
     state = found.status.status if found.status else None
-    return found if state in _KEPT_WHILE else None
+    return found if state in _REDISCOVERING else None
 
 
-#: The states in which a deployed template is kept: Ready, or on its way back to Ready.
-_KEPT_WHILE = (r.TemplateStatus.READY, r.TemplateStatus.PENDING, r.TemplateStatus.PROGRESSING, None)
+_REDISCOVERING = (r.TemplateStatus.PENDING, r.TemplateStatus.PROGRESSING, None)
 
 
-def _kept_component(template: r.Template, previous: r.Condition | None) -> Component:
-    """TemplateReady for a kept template; Ready says what it said when the template was chosen
-    (how it was chosen), so that keeping it changes nothing in the status."""
+def _waiting_for(template: r.Template) -> Component:
     state = template.status.status if template.status else None
-    if state is r.TemplateStatus.READY:
-        chosen = previous is not None and previous.status is r.ConditionStatus.TRUE
-        said = (previous.message if previous is not None and chosen else None) or None
-        return Component(TEMPLATE_READY, READY, "Resolved", said or f"{template.metadata.name} (kept)")
     shown = state.value if state else "not reported yet"
     message = f"template {template.metadata.name}, which the InferenceService runs, is {shown}"
     return Component(TEMPLATE_READY, PENDING, "TemplateNotReady", message)
