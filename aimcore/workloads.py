@@ -7,12 +7,14 @@ a service that says so (D32) instead of an operator failing its loop.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 Manifest = Mapping[str, Any]
+#: The kinds of workload a service owns.
+WORKLOAD_KINDS = ("InferenceService", "HTTPRoute")
 #: A path into a manifest: keys, and list positions.
 Path = tuple[str | int, ...]
 
@@ -25,6 +27,20 @@ class Workloads:
     http_routes: Mapping[tuple[str, str], Manifest] = attrs.field(factory=dict)
     kserve_installed: bool = True
     gateway_api_installed: bool = True
+
+    @classmethod
+    def of(
+        cls, docs: Iterable[Manifest], *, kserve_installed: bool = True, gateway_api_installed: bool = True
+    ) -> Workloads:
+        """Index observed manifests by kind, namespace and name."""
+        by_kind: dict[str, dict[tuple[str, str], Manifest]] = {kind: {} for kind in WORKLOAD_KINDS}
+        for doc in docs:
+            meta = doc.get("metadata") or {}
+            by_kind[str(doc["kind"])][(str(meta.get("namespace") or ""), str(meta["name"]))] = doc
+        return cls(
+            inference_services=by_kind["InferenceService"], http_routes=by_kind["HTTPRoute"],
+            kserve_installed=kserve_installed, gateway_api_installed=gateway_api_installed,
+        )
 
     def inference_service(self, namespace: str, name: str) -> Manifest | None:
         return self.inference_services.get((namespace, name))

@@ -33,7 +33,7 @@ from aimcore.facts import InspectResult
 from aimcore.gpus import GpuInventory, gpu_inventory
 from aimcore.snapshot import InspectKey, ObjectKey, Snapshot
 from aimcore.validation import check_document
-from aimcore.workloads import Workloads
+from aimcore.workloads import WORKLOAD_KINDS, Workloads
 
 
 def decode(doc: Mapping[str, Any]) -> tuple[r.Resource | None, str]:
@@ -65,7 +65,6 @@ def _newer(incoming: str | None, stored: str | None) -> bool:
 
 #: Kinds the store keeps as observations for the template reconciler and for services, not as
 #: AIM objects.
-WORKLOAD_KINDS = ("InferenceService", "HTTPRoute")
 OBSERVED_KINDS = ("Node", "Job", "Pod", *WORKLOAD_KINDS)
 #: What the core reads of a workload (D29): its identity, labels, annotations, owners, spec, status.
 _WORKLOAD_META = ("name", "namespace", "uid", "resourceVersion", "generation", "labels", "annotations",
@@ -302,11 +301,8 @@ class Store:
         """The workloads as snapshots get them, rebuilt only after one changed."""
         with self._lock:
             if self._workload_view is None:
-                by_kind: dict[str, dict[tuple[str, str], Mapping[str, Any]]] = {k: {} for k in WORKLOAD_KINDS}
-                for key, doc in self._workloads.items():
-                    by_kind[key.kind][(key.namespace, key.name)] = doc
-                self._workload_view = Workloads(
-                    inference_services=by_kind["InferenceService"], http_routes=by_kind["HTTPRoute"],
+                self._workload_view = Workloads.of(
+                    self._workloads.values(),
                     kserve_installed="InferenceService" not in self._unserved,
                     gateway_api_installed="HTTPRoute" not in self._unserved,
                 )

@@ -35,7 +35,6 @@ DryRuns = Callable[[str], list[dict[str, Any]] | str | None]
 #: Image -> why its server does not start (the image facts' startFailure), None when it starts.
 StartFailures = Callable[[str], str | None]
 
-WORKLOAD_KINDS = ("InferenceService", "HTTPRoute")
 
 _UID_NAMESPACE = uuid.UUID("6f1c0a52-8a3e-4c59-9a4d-2f0e3b7d1a10")
 
@@ -107,13 +106,7 @@ class MemoryCluster:
         )
 
     def observed_workloads(self) -> Workloads:
-        by_kind: dict[str, dict[tuple[str, str], Mapping[str, Any]]] = {kind: {} for kind in WORKLOAD_KINDS}
-        for key, doc in self.workloads.items():
-            by_kind[key.kind][(key.namespace, key.name)] = doc
-        return Workloads(
-            inference_services=by_kind["InferenceService"], http_routes=by_kind["HTTPRoute"],
-            kserve_installed=self.kserve,
-        )
+        return Workloads.of(self.workloads.values(), kserve_installed=self.kserve)
 
     def apply_manifest(self, manifest: Mapping[str, Any]) -> None:
         """A Job runs at once (`apply_job`); an InferenceService or HTTPRoute is stored as an API
