@@ -96,3 +96,12 @@ def verb(action: Action) -> str:
     if isinstance(action, Inspect):
         return "inspect"
     return "status"
+
+
+def why(action: Action) -> str:
+    """The action's own reason; a status write's is the status word it writes, which is what
+    changed for whoever reads the plan."""
+    if isinstance(action, UpdateStatus):
+        word = getattr(action.status, "status", None)
+        return f"status {getattr(word, 'value', word)}" if word else "status"
+    return action.reason

@@ -14,7 +14,7 @@ from aimcore import resources as r
 from aimcore.adapters.common.dependents import DependencyIndex, dependents_of, moves_dependencies
 from aimcore.adapters.common.inspection import Inspector
 from aimcore.adapters.memory.cluster import MemoryCluster
-from aimcore.plan import Apply, ApplyManifest, Delete, Inspect, Plan, UpdateStatus, verb
+from aimcore.plan import Action, Apply, ApplyManifest, Delete, Inspect, Plan, Reason, UpdateStatus, verb, why
 from aimcore.reconcile import reconcile, reconcile_all
 from aimcore.snapshot import InspectKey, ObjectKey
 
@@ -24,6 +24,13 @@ class Recorded:
     round: int
     verb: str
     key: ObjectKey
+    #: the action's own reason, and the reasons of the plan it belongs to
+    reason: str = ""
+    reasons: tuple[Reason, ...] = ()
+
+    @classmethod
+    def of(cls, round_: int, plan: Plan, action: Action) -> Recorded:
+        return cls(round_, verb(action), _subject(plan, action), why(action), plan.reasons)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -32,6 +39,8 @@ class Recorded:
             "kind": self.key.kind,
             "namespace": self.key.namespace,
             "name": self.key.name,
+            "reason": self.reason,
+            "reasons": [{"subject": r.subject, "message": r.message} for r in self.reasons],
         }
 
 
@@ -91,7 +100,7 @@ def run(cluster: MemoryCluster, inspector: Inspector, *, max_rounds: int) -> Out
         asked = set()
         for plan in plans:
             for action in plan.actions:
-                recorded.append(Recorded(round_, verb(action), _subject(plan, action)))
+                recorded.append(Recorded.of(round_, plan, action))
                 execute_action(cluster, action, wanted)
                 if isinstance(action, Inspect):
                     asked.add(plan.key)
@@ -109,7 +118,7 @@ def run_once(cluster: MemoryCluster, inspector: Inspector) -> Outcome:
     wanted: list[InspectKey] = []
     for plan in plans:
         for action in plan.actions:
-            recorded.append(Recorded(1, verb(action), _subject(plan, action)))
+            recorded.append(Recorded.of(1, plan, action))
             execute_action(cluster, action, wanted)
     if wanted:
         cluster.facts.update(inspector(sorted(set(wanted))))
